@@ -1,0 +1,3 @@
+from fieldkit.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The clinical domain: models, validation, scores, services, search."""

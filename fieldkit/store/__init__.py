@@ -1,0 +1,1 @@
+"""Encrypted database, key wrapping, journal, clock, fold, writer thread, audit log."""

@@ -1,0 +1,54 @@
+"""Opening the clinic database: SQLCipher keyed with a raw 256-bit key, then checked.
+
+`PRAGMA key` must be the first statement on the connection and is not checked by SQLCipher
+itself, so a cheap read follows it: a wrong key fails here, before anything is written.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import sqlcipher3
+
+from fieldkit.errors import FieldkitError, WrongPassphrase
+from fieldkit.store.schema import migrate
+
+# sqlite-utils catches the standard library's exception classes; sqlcipher3 raises its own, so
+# callers inside store/ catch these instead.
+DatabaseError = sqlcipher3.DatabaseError
+OperationalError = sqlcipher3.OperationalError
+IntegrityError = sqlcipher3.IntegrityError
+
+_HEX_KEY = re.compile(r"[0-9a-f]{64}")
+
+
+def connect(path: Path, key: bytes | None) -> sqlcipher3.Connection:
+    """Open (creating if needed) the database; `key=None` gives plain SQLite, for baselines only."""
+    conn = sqlcipher3.connect(str(path), isolation_level=None)
+    try:
+        if key is not None:
+            hex_key = key.hex()
+            # PRAGMA key cannot take a bound parameter; a checked hex literal cannot inject.
+            assert _HEX_KEY.fullmatch(hex_key)
+            conn.execute(f"PRAGMA key = \"x'{hex_key}'\"")
+            if not conn.execute("PRAGMA cipher_version").fetchone():
+                raise FieldkitError("SQLCipher is not available: refusing to store records unencrypted")
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except DatabaseError:
+            raise WrongPassphrase("cannot open the clinic database: wrong key or not a fieldkit database") from None
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        # Sorts and temporary tables would otherwise spill to unencrypted temp files.
+        conn.execute("PRAGMA temp_store = MEMORY")
+        conn.execute("PRAGMA foreign_keys = OFF")
+        if key is not None:
+            conn.execute("PRAGMA cipher_memory_security = ON")
+        if conn.execute("PRAGMA temp_store").fetchone()[0] != 2:
+            raise FieldkitError("temp_store is not MEMORY: refusing to risk plaintext temp files")
+        migrate(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn

@@ -1,0 +1,156 @@
+"""The fold: tables as a deterministic function of the journal (DESIGN decisions 1 and 2).
+
+Every rule here is order-free over entries of different origins: the same set of entries, applied
+in any order that keeps each origin's sequence, leaves the same rows. Mutable entities keep every
+write and project the highest version of each field; a write records the version its author saw
+(`base`), so two writes that saw the same version of a field and chose different values are
+concurrent and leave a conflict row holding both, whatever order they arrive in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from fieldkit.namekeys import index_keys
+from fieldkit.store.entities import MUTABLE, PATIENT, SEARCH_FIELDS, MutableEntity
+from fieldkit.store.hlc import millis
+from fieldkit.store.journal import SCHEMA_VERSION, Entry, canonical
+from fieldkit.store.schema import FOLDED
+
+
+def apply(conn, entry: Entry) -> None:
+    """Fold one entry that has just been added to the journal, inside the caller's transaction."""
+    if entry.schema > SCHEMA_VERSION:
+        return  # kept and relayed; a fieldkit that knows this schema folds it on `db rebuild`
+    spec = MUTABLE.get(entry.entity)
+    if spec is not None:
+        _fold_write(conn, entry, spec, entry.payload)
+    elif entry.entity == "encounter":
+        _fold_encounter(conn, entry, entry.payload)
+
+
+def _fold_write(conn, entry: Entry, spec: MutableEntity, payload: dict[str, Any]) -> None:
+    fields: dict[str, Any] = payload.get("fields", {})
+    base: dict[str, str] = payload.get("base", {})
+    ver = entry.version
+    inserted = conn.execute(
+        "INSERT OR IGNORE INTO writes VALUES (?, ?, ?, ?, ?, ?)",
+        (entry.entity, entry.entity_id, ver, entry.author, canonical(fields), canonical(base)),
+    ).rowcount
+    if not inserted:
+        return
+    writes = [
+        (w_ver, w_author, json.loads(w_fields), json.loads(w_base))
+        for w_ver, w_author, w_fields, w_base in conn.execute(
+            "SELECT ver, author, fields, base FROM writes WHERE entity_id = ? ORDER BY ver", (entry.entity_id,)
+        )
+    ]
+    values: dict[str, Any] = {}
+    for _, _, w_fields, _ in writes:  # ascending versions: the last writer of each field wins
+        values.update(w_fields)
+    row = [entry.entity_id]
+    for name in spec.fields:
+        value = values.get(name)
+        row.append(canonical(value) if name in spec.json_fields and value is not None else value)
+    row += [writes[0][0], writes[-1][0]]
+    marks = ", ".join("?" * len(row))
+    conn.execute(f"INSERT OR REPLACE INTO {spec.table} VALUES ({marks})", row)
+
+    if len(writes) > 1:
+        for name in fields:
+            _record_conflict(conn, entry, spec, name, base.get(name, ""), writes)
+    for conflict_id in payload.get("resolves", ()):
+        conn.execute(
+            "INSERT OR IGNORE INTO resolutions VALUES (?, ?, ?, ?)",
+            (conflict_id, ver, entry.author, payload.get("reason", "")),
+        )
+    if spec is PATIENT and SEARCH_FIELDS.intersection(fields):
+        _index_patient(conn, entry.entity_id, values, fresh=len(writes) == 1)
+
+
+def _record_conflict(conn, entry: Entry, spec: MutableEntity, name: str, base: str, writes) -> None:
+    siblings = [(ver, author, w_fields[name]) for ver, author, w_fields, w_base in writes
+                if name in w_fields and w_base.get(name, "") == base]
+    if len({canonical(value) for _, _, value in siblings}) < 2:
+        return  # alone, or concurrent writers who agreed: nothing to review
+    conflict_id = conflict_key(entry.entity_id, name, base)
+    candidates = [{"ver": ver, "author": author, "value": value} for ver, author, value in siblings]
+    conn.execute(
+        "INSERT OR REPLACE INTO conflicts VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (conflict_id, entry.entity, entry.entity_id, name, base, int(name in spec.safety_fields),
+         canonical(candidates)),
+    )
+
+
+def conflict_key(entity_id: str, field: str, base: str) -> str:
+    return hashlib.sha256(f"{entity_id}\n{field}\n{base}".encode()).hexdigest()[:32]
+
+
+def _index_patient(conn, patient_id: str, values: dict[str, Any], *, fresh: bool) -> None:
+    if not fresh:
+        conn.execute("DELETE FROM search_keys WHERE patient_id = ?", (patient_id,))
+    names = [values.get(n) or "" for n in ("given_name", "other_names", "family_name")]
+    keys = index_keys(names, (values.get("identifiers") or {}).values(), [values.get("phone") or ""])
+    conn.executemany("INSERT OR IGNORE INTO search_keys VALUES (?, ?)", ((k, patient_id) for k in keys))
+
+
+def _fold_encounter(conn, entry: Entry, payload: dict[str, Any]) -> None:
+    if entry.op == "create":
+        scores = payload.get("scores", {})
+        news2 = scores.get("news2") or {}
+        # Encounter ids are random, so a clash means a broken device; keeping the lowest version
+        # still makes every replica agree on which one it sees.
+        conn.execute(
+            """INSERT INTO encounters VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (id) DO UPDATE SET patient_id = excluded.patient_id, ver = excluded.ver,
+                 author = excluded.author, recorded = excluded.recorded, kind = excluded.kind,
+                 news2 = excluded.news2, news2_band = excluded.news2_band, qsofa = excluded.qsofa,
+                 data = excluded.data
+               WHERE excluded.ver < encounters.ver""",
+            (entry.entity_id, payload.get("patient_id", ""), entry.version, entry.author, millis(entry.hlc),
+             payload.get("kind", "visit"), news2.get("total"), news2.get("band"),
+             (scores.get("qsofa") or {}).get("total"), entry.data),
+        )
+    else:  # amendments and "entered in error" are new facts about an encounter, never edits
+        conn.execute(
+            "INSERT OR IGNORE INTO amendments VALUES (?, ?, ?, ?, ?, ?)",
+            (f"{entry.origin}:{entry.seq}", entry.entity_id, entry.version, entry.author, entry.op, entry.data),
+        )
+
+
+def field_versions(conn, entity_id: str) -> dict[str, str]:
+    """The version each field of an entity currently shows: what an edit records as its base."""
+    versions: dict[str, str] = {}
+    for ver, fields in conn.execute("SELECT ver, fields FROM writes WHERE entity_id = ? ORDER BY ver", (entity_id,)):
+        versions.update(dict.fromkeys(json.loads(fields), ver))
+    return versions
+
+
+def state_hash(conn) -> str:
+    """SHA-256 over every folded row in key order: equal on replicas that folded the same entries."""
+    digest = hashlib.sha256()
+    for table, key in FOLDED.items():
+        digest.update(f"\n#{table}\n".encode())
+        for row in conn.execute(f"SELECT * FROM {table} ORDER BY {key}"):
+            digest.update(canonical(list(row)).encode())
+            digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def rebuild(conn) -> int:
+    """Empty every folded table and fold the whole journal again; returns entries folded."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for table in FOLDED:
+            conn.execute(f"DELETE FROM {table}")
+        count = 0
+        for row in conn.execute("SELECT * FROM journal ORDER BY origin, seq"):
+            apply(conn, Entry(*row))
+            count += 1
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return count

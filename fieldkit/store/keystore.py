@@ -1,0 +1,142 @@
+"""Per-user key slots: the database key wrapped under a key derived from each user's passphrase.
+
+The database key is 32 random bytes used as SQLCipher's raw key. Each user's slot holds it sealed
+with AES-256-GCM under Argon2id(passphrase), so changing a passphrase re-wraps 32 bytes and
+re-encrypts nothing. Slots live in a small plain SQLite file beside the database: it holds staff
+names, roles, salts and sealed keys, never patient data.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+import unicodedata
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+
+from fieldkit.errors import FieldkitError, WrongPassphrase
+
+ROLES = ("clinician", "clerk", "supervisor")
+# Argon2id cost, tuned so one guess costs about half a second on a 2-core field laptop (RFC 9106
+# floor is 64 MiB, 3 passes); `bench/` reports the measured unlock time.
+KDF = {"memory_kib": 256 * 1024, "iterations": 3, "lanes": 2}
+MIN_PASSPHRASE = 8
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS users (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, role TEXT NOT NULL, language TEXT NOT NULL,
+    memory_kib INTEGER NOT NULL, iterations INTEGER NOT NULL, lanes INTEGER NOT NULL,
+    salt BLOB NOT NULL, nonce BLOB NOT NULL, sealed BLOB NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    name: str
+    role: str
+    language: str = "en"
+
+
+def _derive(passphrase: str, salt: bytes, memory_kib: int, iterations: int, lanes: int) -> bytes:
+    # NFKC so the same passphrase typed through different keyboards or IMEs derives the same key.
+    secret = unicodedata.normalize("NFKC", passphrase).encode()
+    return Argon2id(salt=salt, length=32, iterations=iterations, lanes=lanes, memory_cost=memory_kib).derive(secret)
+
+
+class Keystore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            conn.executescript(_SCHEMA)
+            yield conn
+        finally:
+            conn.close()
+
+    @property
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def database_id(self) -> str:
+        with self._connect() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'database_id'").fetchone()
+        if not row:
+            raise FieldkitError(f"no clinic here: {self.path.parent} has no key slots (run `fieldkit init`)")
+        return row[0]
+
+    def create(self) -> bytes:
+        """Start a keystore for a new database; returns the fresh database key."""
+        with self._connect() as conn:
+            conn.execute("INSERT INTO meta VALUES ('database_id', ?)", (secrets.token_hex(16),))
+        return os.urandom(32)
+
+    def users(self) -> list[User]:
+        with self._connect() as conn:
+            rows = conn.execute("SELECT id, name, role, language FROM users ORDER BY name").fetchall()
+        return [User(*row) for row in rows]
+
+    def user(self, name: str) -> User:
+        for user in self.users():
+            if user.name == name or user.id == name:
+                return user
+        raise FieldkitError(f"no user named {name!r} on this laptop")
+
+    def add_user(self, name: str, role: str, passphrase: str, key: bytes, *, language: str = "en",
+                 kdf: dict[str, int] | None = None) -> User:
+        if role not in ROLES:
+            raise FieldkitError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        if not name.strip():
+            raise FieldkitError("a user needs a name")
+        if any(u.name == name for u in self.users()):
+            raise FieldkitError(f"there is already a user named {name!r}")
+        user = User(secrets.token_hex(8), name, role, language)
+        with self._connect() as conn:
+            conn.execute("INSERT INTO users VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (user.id, name, role, language, *self._seal(user.id, passphrase, key, kdf or KDF)))
+        return user
+
+    def unlock(self, name: str, passphrase: str) -> tuple[User, bytes]:
+        user = self.user(name)
+        with self._connect() as conn:
+            memory_kib, iterations, lanes, salt, nonce, sealed = conn.execute(
+                "SELECT memory_kib, iterations, lanes, salt, nonce, sealed FROM users WHERE id = ?", (user.id,)
+            ).fetchone()
+        kek = _derive(passphrase, salt, memory_kib, iterations, lanes)
+        try:
+            key = AESGCM(kek).decrypt(nonce, sealed, self._aad(user.id, memory_kib, iterations, lanes))
+        except InvalidTag:
+            raise WrongPassphrase(f"wrong passphrase for {user.name}") from None
+        return user, key
+
+    def change_passphrase(self, name: str, old: str, new: str) -> None:
+        user, key = self.unlock(name, old)
+        memory_kib, iterations, lanes, salt, nonce, sealed = self._seal(user.id, new, key, KDF)
+        with self._connect() as conn:  # one row replaced atomically: the old or the new passphrase opens
+            conn.execute("UPDATE users SET memory_kib = ?, iterations = ?, lanes = ?, salt = ?, nonce = ?, "
+                         "sealed = ? WHERE id = ?", (memory_kib, iterations, lanes, salt, nonce, sealed, user.id))
+
+    def _seal(self, user_id: str, passphrase: str, key: bytes, kdf: dict[str, int]) -> tuple:
+        if len(passphrase) < MIN_PASSPHRASE:
+            raise FieldkitError(f"a passphrase needs at least {MIN_PASSPHRASE} characters")
+        salt, nonce = os.urandom(16), os.urandom(12)
+        kek = _derive(passphrase, salt, kdf["memory_kib"], kdf["iterations"], kdf["lanes"])
+        aad = self._aad(user_id, kdf["memory_kib"], kdf["iterations"], kdf["lanes"])
+        return kdf["memory_kib"], kdf["iterations"], kdf["lanes"], salt, nonce, AESGCM(kek).encrypt(nonce, key, aad)
+
+    def _aad(self, user_id: str, memory_kib: int, iterations: int, lanes: int) -> bytes:
+        # Binding the slot to this database and its cost parameters stops a slot being swapped in
+        # from another keystore or downgraded to a cheaper KDF.
+        return f"{self.database_id()}|{user_id}|{memory_kib}|{iterations}|{lanes}".encode()

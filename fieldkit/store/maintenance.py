@@ -1,0 +1,53 @@
+"""`fieldkit db check`: everything that can be verified about a database without changing it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fieldkit.errors import ChainError
+from fieldkit.store import audit, fold
+from fieldkit.store.db import Store
+from fieldkit.store.journal import GENESIS, Entry, verify_hash
+
+
+def verify_journal(conn) -> tuple[int, str]:
+    """Re-check every entry's hash and link; returns (entries, first problem or '')."""
+    count, origin, seq, head = 0, None, 0, GENESIS
+    for row in conn.execute("SELECT * FROM journal ORDER BY origin, seq"):
+        entry = Entry(*row)
+        if entry.origin != origin:
+            origin, seq, head = entry.origin, 0, GENESIS
+        try:
+            verify_hash(entry)
+        except ChainError as exc:
+            return count, str(exc)
+        if entry.seq != seq + 1 or entry.prev != head:
+            return count, f"journal of {origin[:8]} is broken at #{entry.seq}"
+        seq, head = entry.seq, entry.hash
+        count += 1
+    return count, ""
+
+
+def check(store: Store) -> dict[str, Any]:
+    def job(conn) -> dict[str, Any]:
+        pages = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+        cipher = [row[0] for row in conn.execute("PRAGMA cipher_integrity_check")]
+        entries, journal_problem = verify_journal(conn)
+        log = audit.verify(conn)
+        report = {
+            "integrity": "ok" if pages == ["ok"] else "; ".join(pages),
+            "cipher_integrity": "ok" if not cipher else "; ".join(cipher),
+            "journal_entries": entries,
+            "journal": journal_problem or "ok",
+            "origins": conn.execute("SELECT count(DISTINCT origin) FROM journal").fetchone()[0],
+            "audit_rows": log.rows,
+            "audit": log.problem or "ok",
+            "patients": conn.execute("SELECT count(*) FROM patients").fetchone()[0],
+            "encounters": conn.execute("SELECT count(*) FROM encounters").fetchone()[0],
+            "open_conflicts": conn.execute("SELECT count(*) FROM conflicts c WHERE safety = 1 AND NOT EXISTS "
+                                           "(SELECT 1 FROM resolutions r WHERE r.conflict_id = c.id)").fetchone()[0],
+            "state_hash": fold.state_hash(conn),
+        }
+        report["ok"] = all(report[k] == "ok" for k in ("integrity", "cipher_integrity", "journal", "audit"))
+        return report
+    return store.read(job)

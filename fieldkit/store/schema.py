@@ -1,0 +1,99 @@
+"""Tables of the clinic database, created or migrated on open (PRAGMA user_version).
+
+The journal and `meta` are the only tables that are not derived: every other table is a fold of
+the journal and `fieldkit db rebuild` may empty and refill it. `audit` is local and append-only.
+"""
+
+from __future__ import annotations
+
+from fieldkit.store.entities import MUTABLE
+
+# Fold output, in the order the state hash reads them; each with the key that orders its rows.
+FOLDED = {
+    "writes": "entity_id, ver",
+    "patients": "id",
+    "search_keys": "key, patient_id",
+    "encounters": "id",
+    "amendments": "id",
+    "referrals": "id",
+    "followups": "id",
+    "users": "id",
+    "conflicts": "id",
+    "resolutions": "conflict_id, ver",
+}
+
+
+def _projection(entity: str) -> str:
+    spec = MUTABLE[entity]
+    columns = ",\n    ".join(f"{name} ANY" for name in spec.fields)
+    return f"""
+CREATE TABLE {spec.table} (
+    id TEXT PRIMARY KEY,
+    {columns},
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL
+) STRICT;"""
+
+
+MIGRATIONS: list[str] = [
+    # 1: the journal, its fold and the audit log
+    """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value ANY) STRICT;
+CREATE TABLE journal (
+    origin TEXT NOT NULL, seq INTEGER NOT NULL, hlc INTEGER NOT NULL,
+    entity TEXT NOT NULL, entity_id TEXT NOT NULL, op TEXT NOT NULL, author TEXT NOT NULL,
+    schema INTEGER NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (origin, seq)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX journal_entity ON journal (entity_id);
+
+CREATE TABLE writes (
+    entity TEXT NOT NULL, entity_id TEXT NOT NULL, ver TEXT NOT NULL, author TEXT NOT NULL,
+    fields TEXT NOT NULL, base TEXT NOT NULL,
+    PRIMARY KEY (entity_id, ver)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE search_keys (
+    key TEXT NOT NULL, patient_id TEXT NOT NULL, PRIMARY KEY (key, patient_id)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE encounters (
+    id TEXT PRIMARY KEY, patient_id TEXT NOT NULL, ver TEXT NOT NULL, author TEXT NOT NULL,
+    recorded INTEGER NOT NULL, kind TEXT NOT NULL, news2 INTEGER, news2_band TEXT, qsofa INTEGER,
+    data TEXT NOT NULL
+) STRICT;
+CREATE INDEX encounters_patient ON encounters (patient_id, recorded);
+CREATE INDEX encounters_recorded ON encounters (recorded);
+CREATE TABLE amendments (
+    id TEXT PRIMARY KEY, encounter_id TEXT NOT NULL, ver TEXT NOT NULL, author TEXT NOT NULL,
+    kind TEXT NOT NULL, data TEXT NOT NULL
+) STRICT;
+CREATE INDEX amendments_encounter ON amendments (encounter_id);
+CREATE TABLE conflicts (
+    id TEXT PRIMARY KEY, entity TEXT NOT NULL, entity_id TEXT NOT NULL, field TEXT NOT NULL,
+    base TEXT NOT NULL, safety INTEGER NOT NULL, candidates TEXT NOT NULL
+) STRICT;
+CREATE INDEX conflicts_entity ON conflicts (entity_id);
+CREATE TABLE resolutions (
+    conflict_id TEXT NOT NULL, ver TEXT NOT NULL, author TEXT NOT NULL, reason TEXT NOT NULL,
+    PRIMARY KEY (conflict_id, ver)
+) STRICT, WITHOUT ROWID;
+"""
+    + "".join(_projection(entity) for entity in MUTABLE)
+    + """
+CREATE INDEX referrals_status ON referrals (status, patient_id);
+CREATE INDEX followups_due ON followups (status, due);
+
+CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY, at TEXT NOT NULL, user TEXT NOT NULL, action TEXT NOT NULL,
+    entity_id TEXT NOT NULL, detail TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL
+) STRICT;
+CREATE INDEX audit_entity ON audit (entity_id);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+""",
+]
+
+
+def migrate(conn) -> None:
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
+        conn.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")

@@ -1,0 +1,1 @@
+"""Device identity, discovery and the sync protocol (knows nothing about screens)."""
