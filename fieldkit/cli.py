@@ -208,6 +208,10 @@ def patient_input(values: dict[str, Any]) -> dict[str, Any]:
         data["identifiers"] = {system: value for system, _, value in pairs}
     if "allergies" in data:
         data["allergies"] = list(data["allergies"])
+    if "age" in data and "birth_date" in data:
+        raise FieldkitError("give either --birth-date or --age, not both")
+    if "birth_date" in data:
+        data["birth_date_estimated"] = False  # a known date replaces an estimate
     if "age" in data:
         try:
             years = parse_number(data.pop("age"))

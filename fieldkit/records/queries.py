@@ -25,6 +25,8 @@ def _row(conn, entity: str, entity_id: str) -> dict[str, Any] | None:
     record = dict(zip([c[0] for c in cursor.description], row))
     for name in spec.json_fields:
         record[name] = json.loads(record[name]) if record[name] else None
+    for name in spec.flag_fields:
+        record[name] = None if record[name] is None else bool(record[name])
     return record
 
 

@@ -14,6 +14,7 @@ class MutableEntity:
     table: str
     fields: tuple[str, ...]
     json_fields: frozenset[str] = frozenset()  # lists and maps, stored as JSON text
+    flag_fields: frozenset[str] = frozenset()  # booleans, which SQLite stores as 0 and 1
     safety_fields: frozenset[str] = frozenset()  # concurrent edits always wait for a supervisor
 
 
@@ -22,17 +23,20 @@ PATIENT = MutableEntity(
     fields=("given_name", "family_name", "other_names", "sex", "birth_date", "birth_date_estimated",
             "phone", "identifiers", "locality", "allergies", "merged_into", "voided"),
     json_fields=frozenset({"identifiers", "allergies"}),
+    flag_fields=frozenset({"birth_date_estimated", "voided"}),
     safety_fields=frozenset({"birth_date", "birth_date_estimated", "sex", "allergies", "identifiers"}),
 )
 REFERRAL = MutableEntity(
     table="referrals",
     fields=("patient_id", "encounter_id", "to_facility", "reason", "urgency", "status", "voided"),
+    flag_fields=frozenset({"voided"}),
 )
 FOLLOWUP = MutableEntity(
     table="followups",
     fields=("patient_id", "encounter_id", "due", "reason", "status", "voided"),
+    flag_fields=frozenset({"voided"}),
 )
-USER = MutableEntity(table="users", fields=("name", "role", "active"))
+USER = MutableEntity(table="users", fields=("name", "role", "active"), flag_fields=frozenset({"active"}))
 
 MUTABLE: dict[str, MutableEntity] = {
     "patient": PATIENT, "referral": REFERRAL, "followup": FOLLOWUP, "user": USER,

@@ -1,0 +1,382 @@
+"""The clinical record as validated data: patients, encounters, vital signs and their tasks.
+
+Validation is where bad input stops: a physiologically impossible value is refused with a message
+naming the field, the value and the possible range; numbers typed with Arabic-Indic or Persian
+digits or the Arabic decimal separator become ordinary numbers; names and identifiers are
+NFC-normalised with bidi controls removed (`fieldkit.text`). Alarming but possible values pass
+and are reported by `Vitals.warnings()`, because a sick patient's real reading must be savable.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from fieldkit.text import ascii_digits, clean_text, parse_number
+
+Sex = Literal["female", "male", "other", "unknown"]
+Avpu = Literal["A", "C", "V", "P", "U"]  # C: new confusion (NEWS2's ACVPU)
+EncounterKind = Literal["visit", "teletriage", "home", "screening", "vaccination"]
+Urgency = Literal["routine", "urgent", "emergency"]
+
+OLDEST_BIRTH = date(1900, 1, 1)
+MAX_AGE_YEARS = 125
+_PHONE = re.compile(r"\+?[0-9]{6,15}")
+_ICD10 = re.compile(r"[A-Z][0-9]{2}(\.[0-9A-Z]{1,4})?")
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One vital sign: how it is labelled, coded and bounded.
+
+    `possible` bounds what a living patient can show (outside: refused as a typing or device
+    error); `alarming` bounds the usual range (outside: saved, with a warning). LOINC and UCUM
+    codes are those of FHIR's vital-signs profile (reference/ecosystem.md 2.2).
+    """
+
+    label: str
+    unit: str
+    ucum: str
+    loinc: str
+    possible: tuple[float, float]
+    alarming: tuple[float, float]
+    decimals: int = 0
+
+
+MEASURES: dict[str, Measure] = {
+    "temperature_c": Measure("Temperature", "°C", "Cel", "8310-5", (25, 45), (35.0, 39.5), 1),
+    "pulse": Measure("Pulse", "/min", "/min", "8867-4", (20, 300), (40, 130)),
+    "resp_rate": Measure("Respiratory rate", "/min", "/min", "9279-1", (2, 100), (8, 30)),
+    "systolic_bp": Measure("Systolic BP", "mmHg", "mm[Hg]", "8480-6", (40, 300), (90, 180)),
+    "diastolic_bp": Measure("Diastolic BP", "mmHg", "mm[Hg]", "8462-4", (20, 200), (40, 110)),
+    "spo2": Measure("SpO2", "%", "%", "2708-6", (40, 100), (92, 100)),
+    "weight_kg": Measure("Weight", "kg", "kg", "29463-7", (0.3, 350), (0.3, 350), 1),
+    "height_cm": Measure("Height", "cm", "cm", "8302-2", (20, 250), (20, 250), 1),
+    "muac_mm": Measure("MUAC", "mm", "mm", "56072-2", (50, 500), (125, 500)),
+}
+# Glucose is stored in the unit the meter showed; never converted silently (factor about 18).
+GLUCOSE: dict[str, Measure] = {
+    "mg/dL": Measure("Blood glucose", "mg/dL", "mg/dL", "41653-7", (10, 1500), (70, 250)),
+    "mmol/L": Measure("Blood glucose", "mmol/L", "mmol/L", "15074-8", (0.5, 85), (3.9, 14), 1),
+}
+
+
+def describe_error(exc: ValidationError) -> str:
+    """A pydantic error as one line: `field: problem; other field: problem`."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "input"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "missing":
+            message = "is required"
+        elif error["type"] == "literal_error":
+            message = f"{error.get('input')!r} is not one of {error['ctx']['expected']}"
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
+def _format(value: float, decimals: int) -> str:
+    return f"{value:.{decimals}f}" if decimals else f"{value:g}"
+
+
+def check_measure(measure: Measure, value: Any) -> float:
+    """Parse a typed reading and refuse it outside the possible range."""
+    number = round(parse_number(value), max(measure.decimals, 1))
+    low, high = measure.possible
+    if not low <= number <= high:
+        raise ValueError(f"{_format(number, measure.decimals)} {measure.unit} is not possible "
+                         f"(allowed {low:g}–{high:g} {measure.unit})")
+    return number
+
+
+def alarm(measure: Measure, value: float) -> str | None:
+    low, high = measure.alarming
+    if value < low:
+        return f"{measure.label} {_format(value, measure.decimals)} {measure.unit} is very low"
+    if value > high:
+        return f"{measure.label} {_format(value, measure.decimals)} {measure.unit} is very high"
+    return None
+
+
+def _text(value: Any) -> Any:
+    return clean_text(value) if isinstance(value, str) else value
+
+
+def _optional_text(value: Any) -> Any:
+    """Blank means absent: an empty phone or locality is not a value to index or compare."""
+    value = _text(value)
+    return None if value == "" else value
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_max_length=500)
+
+
+class Vitals(Record):
+    temperature_c: float | None = None
+    pulse: float | None = None
+    resp_rate: float | None = None
+    systolic_bp: float | None = None
+    diastolic_bp: float | None = None
+    spo2: float | None = None
+    on_oxygen: bool = False
+    avpu: Avpu | None = None
+    weight_kg: float | None = None
+    height_cm: float | None = None
+    muac_mm: float | None = None
+    glucose: float | None = None
+    glucose_unit: Literal["mg/dL", "mmol/L"] = "mg/dL"
+
+    @field_validator(*MEASURES, mode="before")
+    @classmethod
+    def _possible(cls, value: Any, info) -> float | None:
+        value = _optional_text(value)
+        return None if value is None else check_measure(MEASURES[info.field_name], value)
+
+    @field_validator("glucose", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> float | None:
+        value = _optional_text(value)
+        return None if value is None else parse_number(value)
+
+    @field_validator("avpu", mode="before")
+    @classmethod
+    def _avpu(cls, value: Any) -> Any:
+        value = _optional_text(value)
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Vitals":
+        if self.glucose is not None:
+            try:
+                check_measure(GLUCOSE[self.glucose_unit], self.glucose)
+            except ValueError as exc:
+                raise ValueError(f"glucose {exc}") from None
+        if self.systolic_bp is not None and self.diastolic_bp is not None \
+                and self.diastolic_bp >= self.systolic_bp:
+            raise ValueError(f"diastolic BP {self.diastolic_bp:g} must be below systolic {self.systolic_bp:g} "
+                             "(were they swapped?)")
+        return self
+
+    def warnings(self) -> list[str]:
+        """Alarming but possible readings, for the person recording them to double-check."""
+        found = [alarm(measure, getattr(self, name)) for name, measure in MEASURES.items()
+                 if getattr(self, name) is not None]
+        if self.glucose is not None:
+            found.append(alarm(GLUCOSE[self.glucose_unit], self.glucose))
+        return [message for message in found if message]
+
+    def to_fields(self) -> dict[str, Any]:
+        fields = self.model_dump(mode="json", exclude_none=True)
+        if self.glucose is None:
+            del fields["glucose_unit"]
+        return fields
+
+
+class Patient(Record):
+    given_name: str = Field(max_length=100)
+    family_name: str = Field("", max_length=100)
+    other_names: str = Field("", max_length=200)
+    sex: Sex = "unknown"
+    birth_date: date | None = None
+    birth_date_estimated: bool = False
+    phone: str = ""
+    identifiers: dict[str, str] = Field(default_factory=dict, max_length=10)
+    locality: str = Field("", max_length=100)
+    allergies: list[str] = Field(default_factory=list, max_length=30)
+    merged_into: str | None = None
+    voided: bool = False
+
+    @field_validator("given_name", "family_name", "other_names", "locality", mode="before")
+    @classmethod
+    def _clean(cls, value: Any) -> Any:
+        return "" if value is None else _text(value)
+
+    @field_validator("merged_into", mode="before")
+    @classmethod
+    def _link(cls, value: Any) -> Any:
+        return _optional_text(value)
+
+    @field_validator("given_name")
+    @classmethod
+    def _has_letters(cls, value: str) -> str:
+        if not any(ch.isalpha() for ch in value):
+            raise ValueError("a name needs at least one letter")
+        return value
+
+    @field_validator("birth_date", mode="before")
+    @classmethod
+    def _birth_date(cls, value: Any) -> Any:
+        value = _optional_text(value)
+        return ascii_digits(value) if isinstance(value, str) else value
+
+    @field_validator("birth_date")
+    @classmethod
+    def _plausible_birth(cls, value: date | None) -> date | None:
+        if value is not None and not OLDEST_BIRTH <= value <= date.today():
+            raise ValueError(f"{value.isoformat()} is not a possible birth date "
+                             f"(between {OLDEST_BIRTH.isoformat()} and today)")
+        return value
+
+    @field_validator("phone", mode="before")
+    @classmethod
+    def _phone(cls, value: Any) -> str:
+        value = _optional_text(value)
+        if value is None:
+            return ""
+        # Stored as digits with an optional leading +, however it was grouped when typed.
+        compact = re.sub(r"[\s().-]", "", ascii_digits(str(value)))
+        if compact.startswith("00"):
+            compact = "+" + compact[2:]
+        if not _PHONE.fullmatch(compact):
+            raise ValueError(f"{value!r} is not a phone number (6 to 15 digits, optional leading +)")
+        return compact
+
+    @field_validator("identifiers", mode="before")
+    @classmethod
+    def _identifiers(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        cleaned = {}
+        for system, ident in value.items():
+            system, ident = clean_text(str(system)).casefold(), ascii_digits(clean_text(str(ident)))
+            if not system or not ident:
+                raise ValueError("an identifier needs a system and a value, e.g. national=29801011234567")
+            cleaned[system] = ident
+        return cleaned
+
+    @field_validator("allergies", mode="before")
+    @classmethod
+    def _allergies(cls, value: Any) -> Any:
+        if not isinstance(value, (list, tuple)):
+            return value
+        cleaned = [clean_text(str(item)) for item in value]
+        return list(dict.fromkeys(item for item in cleaned if item))
+
+    @model_validator(mode="after")
+    def _estimate_needs_date(self) -> "Patient":
+        if self.birth_date_estimated and self.birth_date is None:
+            raise ValueError("an estimated birth date needs a date (give the age instead)")
+        return self
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(part for part in (self.given_name, self.other_names, self.family_name) if part)
+
+    @staticmethod
+    def estimated_birth_date(age_years: float, today: date | None = None) -> date:
+        """The birth date of someone `age_years` old today (fractions for infants: 0.5 is 6 months)."""
+        if not 0 <= age_years <= MAX_AGE_YEARS:
+            raise ValueError(f"age {age_years:g} is not possible (0–{MAX_AGE_YEARS} years)")
+        today = today or date.today()
+        whole = int(age_years)
+        try:
+            anchor = today.replace(year=today.year - whole)
+        except ValueError:  # 29 February in a year without one
+            anchor = today.replace(year=today.year - whole, day=28)
+        return anchor - timedelta(days=round((age_years - whole) * 365.25))
+
+    def to_fields(self) -> dict[str, Any]:
+        """The journal's field values: absent, blank and false fields are left out."""
+        return {name: value for name, value in self.model_dump(mode="json").items()
+                if value not in (None, "", [], {}, False)}
+
+
+class Diagnosis(Record):
+    code: str | None = None  # ICD-10
+    text: str = Field("", max_length=300)
+
+    @field_validator("code", "text", mode="before")
+    @classmethod
+    def _clean(cls, value: Any) -> Any:
+        return _text(value)
+
+    @field_validator("code")
+    @classmethod
+    def _icd10(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        code = value.upper()
+        if not _ICD10.fullmatch(code):
+            raise ValueError(f"{value!r} is not an ICD-10 code (like J18.9)")
+        return code
+
+    @model_validator(mode="after")
+    def _something(self) -> "Diagnosis":
+        if not self.code and not self.text:
+            raise ValueError("a diagnosis needs a code or a text")
+        return self
+
+
+class Prescription(Record):
+    drug: str = Field(min_length=1, max_length=200)
+    dose: str = ""
+    route: str = ""
+    frequency: str = ""
+    duration_days: int | None = Field(None, ge=1, le=365)
+
+    @field_validator("drug", "dose", "route", "frequency", mode="before")
+    @classmethod
+    def _clean(cls, value: Any) -> Any:
+        return _text(value)
+
+    @field_validator("duration_days", mode="before")
+    @classmethod
+    def _days(cls, value: Any) -> Any:
+        value = _optional_text(value)
+        return None if value is None else parse_number(value)
+
+
+class Referral(Record):
+    to_facility: str = Field(min_length=1, max_length=200)
+    reason: str = ""
+    urgency: Urgency = "routine"
+
+    @field_validator("to_facility", "reason", mode="before")
+    @classmethod
+    def _clean(cls, value: Any) -> Any:
+        return _text(value)
+
+
+class FollowUp(Record):
+    due: date
+    reason: str = ""
+
+    @field_validator("due", mode="before")
+    @classmethod
+    def _digits(cls, value: Any) -> Any:
+        return ascii_digits(clean_text(value)) if isinstance(value, str) else value
+
+    @field_validator("reason", mode="before")
+    @classmethod
+    def _clean(cls, value: Any) -> Any:
+        return _text(value)
+
+
+class Encounter(Record):
+    """What was recorded at one contact; immutable once saved (corrections are amendments)."""
+
+    patient_id: str = Field(min_length=1)
+    kind: EncounterKind = "visit"
+    vitals: Vitals = Field(default_factory=Vitals)
+    hypercapnic: bool = False  # NEWS2 SpO2 scale 2, for patients with a prescribed 88-92% target
+    diagnoses: list[Diagnosis] = Field(default_factory=list, max_length=20)
+    prescriptions: list[Prescription] = Field(default_factory=list, max_length=30)
+    referral: Referral | None = None
+    follow_up: FollowUp | None = None
+    notes: str = Field("", max_length=5000)
+
+    @field_validator("notes", mode="before")
+    @classmethod
+    def _clean(cls, value: Any) -> Any:
+        return _text(value)
+
+    def to_fields(self) -> dict[str, Any]:
+        """The encounter entry's payload; the referral and follow-up are journalled as tasks."""
+        fields = self.model_dump(mode="json", exclude={"referral", "follow_up", "vitals"})
+        fields["vitals"] = self.vitals.to_fields()
+        return fields
