@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -83,9 +84,14 @@ def _format(value: float, decimals: int) -> str:
     return f"{value:.{decimals}f}" if decimals else f"{value:g}"
 
 
+def round_half_up(value: float, decimals: int = 0) -> float:
+    """Rounding as taught and charted (35.05 -> 35.1), not binary float's round-half-even."""
+    return float(Decimal(str(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
+
+
 def check_measure(measure: Measure, value: Any) -> float:
     """Parse a typed reading and refuse it outside the possible range."""
-    number = round(parse_number(value), max(measure.decimals, 1))
+    number = round_half_up(parse_number(value), max(measure.decimals, 1))
     low, high = measure.possible
     if not low <= number <= high:
         raise ValueError(f"{_format(number, measure.decimals)} {measure.unit} is not possible "

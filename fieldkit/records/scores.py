@@ -16,10 +16,9 @@ instead of it (Surviving Sepsis Campaign 2021). Both are decision support, not a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Mapping
 
-from fieldkit.records.models import Vitals
+from fieldkit.records.models import Vitals, round_half_up
 
 INF = float("inf")
 # (highest value of the band, points), ascending: a reading takes the first band it fits.
@@ -70,11 +69,6 @@ class Score:
         return text if self.complete else f"{text} (missing {', '.join(self.missing)})"
 
 
-def chart_value(value: float, decimals: int = 0) -> float:
-    step = Decimal(1).scaleb(-decimals)
-    return float(Decimal(str(value)).quantize(step, rounding=ROUND_HALF_UP))
-
-
 def points(bands: Bands, value: float) -> int:
     return next(score for top, score in bands if value <= top)
 
@@ -90,7 +84,7 @@ def news2(vitals: Vitals | Mapping, *, hypercapnic: bool = False) -> Score:
             continue
         if name == "spo2" and hypercapnic:
             bands = SPO2_SCALE2_ON_OXYGEN if vitals.on_oxygen else SPO2_SCALE2_ON_AIR
-        parts[name] = points(bands, chart_value(reading, 1 if name == "temperature_c" else 0))
+        parts[name] = points(bands, round_half_up(reading, 1 if name == "temperature_c" else 0))
     parts["oxygen"] = OXYGEN_POINTS if vitals.on_oxygen else 0
     if vitals.avpu is None:
         missing.append("avpu")
@@ -109,8 +103,8 @@ def news2(vitals: Vitals | Mapping, *, hypercapnic: bool = False) -> Score:
 def qsofa(vitals: Vitals | Mapping) -> Score:
     vitals = vitals if isinstance(vitals, Vitals) else Vitals.model_validate(vitals)
     criteria = {
-        "resp_rate": None if vitals.resp_rate is None else chart_value(vitals.resp_rate) >= QSOFA_RR,
-        "systolic_bp": None if vitals.systolic_bp is None else chart_value(vitals.systolic_bp) <= QSOFA_SBP,
+        "resp_rate": None if vitals.resp_rate is None else round_half_up(vitals.resp_rate) >= QSOFA_RR,
+        "systolic_bp": None if vitals.systolic_bp is None else round_half_up(vitals.systolic_bp) <= QSOFA_SBP,
         "mentation": None if vitals.avpu is None else vitals.avpu != "A",
     }
     parts = {name: int(met) for name, met in criteria.items() if met is not None}
