@@ -390,7 +390,9 @@ def db_check(context: Context, as_json: bool) -> None:
     clinic = context.clinic()
     with clinic.store:
         report = check(clinic.store)
-    emit(report, as_json, "\n".join(f"{k}: {v}" for k, v in report.items()))
+    lines = [f"{k}: {v}" for k, v in report.items() if k != "tables"]
+    lines.append("rows: " + ", ".join(f"{name} {count}" for name, count in report["tables"].items()))
+    emit(report, as_json, "\n".join(lines))
     if not report["ok"]:
         sys.exit(1)
 

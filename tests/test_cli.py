@@ -102,6 +102,8 @@ def test_unknown_patient_is_one_line(clinic):
 def test_db_check_rebuild_and_audit(clinic):
     check = json.loads(ok(clinic, "db", "check", "--json").stdout)
     assert check["ok"] and check["integrity"] == "ok" and check["journal"] == "ok"
+    assert check["tables"]["journal"] == check["journal_entries"] and check["tables"]["patients"] == check["patients"]
+    assert "rows: " in ok(clinic, "db", "check").stdout
     rebuilt = json.loads(ok(clinic, "db", "rebuild", "--json").stdout)
     assert rebuilt["same"] and rebuilt["state_after"] == check["state_hash"]
     audit = json.loads(ok(clinic, "audit", "verify", "--json").stdout)

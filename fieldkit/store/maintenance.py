@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlite_utils
+
 from fieldkit.errors import ChainError
 from fieldkit.store import audit, fold
 from fieldkit.store.db import Store
@@ -28,6 +30,12 @@ def verify_journal(conn) -> tuple[int, str]:
     return count, ""
 
 
+def table_counts(conn) -> dict[str, int]:
+    """Rows per table, through sqlite-utils' introspection (it works on the keyed connection)."""
+    database = sqlite_utils.Database(conn)
+    return {name: database[name].count for name in sorted(database.table_names())}
+
+
 def check(store: Store) -> dict[str, Any]:
     def job(conn) -> dict[str, Any]:
         pages = [row[0] for row in conn.execute("PRAGMA integrity_check")]
@@ -47,6 +55,7 @@ def check(store: Store) -> dict[str, Any]:
             "open_conflicts": conn.execute("SELECT count(*) FROM conflicts c WHERE safety = 1 AND NOT EXISTS "
                                            "(SELECT 1 FROM resolutions r WHERE r.conflict_id = c.id)").fetchone()[0],
             "state_hash": fold.state_hash(conn),
+            "tables": table_counts(conn),
         }
         report["ok"] = all(report[k] == "ok" for k in ("integrity", "cipher_integrity", "journal", "audit"))
         return report
