@@ -46,17 +46,9 @@ def percentile(values, q):
 
 def build_changes(count: int):
     """Every change the demo clinic of `count` patients journals, in registration order."""
-    from fieldkit.records.demo import people
-    from fieldkit.records.models import Encounter
-    from fieldkit.records.services import encounter_changes, registration
+    from fieldkit.records.demo import people, person_changes
 
-    changes = []
-    for person in people(count, seed=7, today=date(2026, 11, 22)):
-        change = registration(person.patient)
-        changes.append(change)
-        for data in person.encounters:
-            changes += encounter_changes(Encounter.model_validate({**data, "patient_id": change.entity_id}))[1]
-    return changes
+    return [change for person in people(count, seed=7, today=date(2026, 11, 22)) for change in person_changes(person)]
 
 
 def timed_append(store, changes) -> float:

@@ -138,3 +138,11 @@ def test_news2_total_is_the_sum_and_more_readings_never_lower_it(vitals, hyperca
 def test_scores_accept_validated_vitals_and_dicts_alike(vitals):
     assert news2(Vitals.model_validate(vitals)) == news2(vitals)
     assert qsofa(Vitals.model_validate(vitals)) == qsofa(vitals)
+
+
+def test_news2_gives_children_no_adult_risk_band():
+    infant = {**NORMAL, "resp_rate": 38, "pulse": 130}  # normal at one year old
+    assert news2(infant).band == "medium"
+    child = news2(infant, age_years=1)
+    assert child.band == "under 16" and "paediatric" in child.response and child.total == 5
+    assert news2(infant, age_years=16).band == "medium"

@@ -146,3 +146,13 @@ def test_opening_a_record_is_audited(store):
     clinic(store, CLINICIAN).patient(pid)
     rows = store.read(lambda conn: conn.execute("SELECT user, action FROM audit WHERE entity_id = ?", (pid,)).fetchall())
     assert ("cli1", "view patient") in rows
+
+
+def test_a_child_gets_news2_points_but_no_adult_risk_band(store):
+    pid = clinic(store).register({"given_name": "Lina", "birth_date": "2024-05-01"}).patient_id
+    recorded = clinic(store).record_encounter({"patient_id": pid, "vitals": {
+        "resp_rate": 38, "pulse": 130, "spo2": 98, "temperature_c": 37, "systolic_bp": 95, "avpu": "A"}})
+    assert recorded.news2.band == "under 16" and recorded.news2.total == 7
+    adult = clinic(store).register(FATIMA).patient_id
+    assert clinic(store).record_encounter({"patient_id": adult, "vitals": {
+        "resp_rate": 38, "pulse": 130, "spo2": 98, "temperature_c": 37, "systolic_bp": 95, "avpu": "A"}}).news2.band == "high"

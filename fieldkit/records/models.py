@@ -108,6 +108,10 @@ def alarm(measure: Measure, value: float) -> str | None:
     return None
 
 
+def age_in_years(birth: date, on: date | None = None) -> float:
+    return ((on or date.today()) - birth).days / 365.25
+
+
 def _text(value: Any) -> Any:
     return clean_text(value) if isinstance(value, str) else value
 

@@ -25,6 +25,8 @@ INF = float("inf")
 Bands = tuple[tuple[float, int], ...]
 
 NEWS2_VERSION = "NEWS2 (RCP 2017, chart 1)"
+NEWS2_MIN_AGE = 16  # children's normal ranges differ: their NEWS2 bands would cry wolf
+NOT_FOR_CHILDREN = ("under 16", "NEWS2 is validated from 16 years: use a paediatric early-warning score")
 NEWS2: dict[str, Bands] = {
     "resp_rate": ((8, 3), (11, 1), (20, 0), (24, 2), (INF, 3)),
     "spo2": ((91, 3), (93, 2), (95, 1), (INF, 0)),  # scale 1
@@ -73,7 +75,8 @@ def points(bands: Bands, value: float) -> int:
     return next(score for top, score in bands if value <= top)
 
 
-def news2(vitals: Vitals | Mapping, *, hypercapnic: bool = False) -> Score:
+def news2(vitals: Vitals | Mapping, *, hypercapnic: bool = False, age_years: float | None = None) -> Score:
+    """NEWS2 with its breakdown; `age_years` under 16 keeps the points but gives no risk band."""
     vitals = vitals if isinstance(vitals, Vitals) else Vitals.model_validate(vitals)
     parts: dict[str, int] = {}
     missing: list[str] = []
@@ -96,6 +99,8 @@ def news2(vitals: Vitals | Mapping, *, hypercapnic: bool = False) -> Score:
         band, response = SINGLE_THREE
     if missing and band == "low":
         band, response = "incomplete", "record the missing readings"
+    if age_years is not None and age_years < NEWS2_MIN_AGE:
+        band, response = NOT_FOR_CHILDREN
     version = NEWS2_VERSION + (", SpO2 scale 2" if hypercapnic else "")
     return Score("NEWS2", total, band, response, parts, version, tuple(missing))
 

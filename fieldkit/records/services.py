@@ -8,6 +8,7 @@ are audited before the record is returned.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import pydantic
@@ -16,7 +17,7 @@ from fieldkit.errors import FieldkitError
 from fieldkit.records import queries, search
 from fieldkit.records.duplicates import Match, likely_duplicates
 from fieldkit.records.ids import new_id
-from fieldkit.records.models import Encounter, Patient, describe_error
+from fieldkit.records.models import Encounter, Patient, age_in_years, describe_error
 from fieldkit.records.roles import require
 from fieldkit.records.scores import Score, news2, qsofa
 from fieldkit.store.db import Change, Store
@@ -58,9 +59,10 @@ def registration(patient: Patient, *, duplicates: list[str] = (), reason: str = 
     return Change("patient", new_id(), "create", payload)
 
 
-def encounter_changes(encounter: Encounter) -> tuple[RecordedEncounter, list[Change]]:
+def encounter_changes(encounter: Encounter, *, age_years: float | None = None) -> tuple[RecordedEncounter, list[Change]]:
     """The encounter with its scores, plus its referral and follow-up as tasks of their own."""
-    early, sepsis = news2(encounter.vitals, hypercapnic=encounter.hypercapnic), qsofa(encounter.vitals)
+    early = news2(encounter.vitals, hypercapnic=encounter.hypercapnic, age_years=age_years)
+    sepsis = qsofa(encounter.vitals)
     encounter_id = new_id()
     changes = [Change("encounter", encounter_id, "create", {
         **encounter.to_fields(), "scores": {"news2": _score_fields(early), "qsofa": _score_fields(sepsis)}})]
@@ -183,7 +185,9 @@ class Clinic:
             raise FieldkitError(f"this patient was merged into {patient['merged_into']}; record there")
         if patient.get("voided"):
             raise FieldkitError("this patient record is voided")
-        recorded, changes = encounter_changes(encounter)
+        birth = patient.get("birth_date")
+        age = age_in_years(date.fromisoformat(birth)) if birth else None
+        recorded, changes = encounter_changes(encounter, age_years=age)
         self._append(changes)
         return recorded
 
