@@ -31,13 +31,21 @@ def _digest(seq: int, at: str, user: str, action: str, entity_id: str, detail: s
 
 def append(conn, head: AuditHead, *, user: str, action: str, entity_id: str = "", detail: str = "") -> AuditHead:
     """Add one row inside the caller's transaction and return the new head (the caller keeps it)."""
-    seq = head.seq + 1
+    return append_many(conn, head, user=user, events=[(action, entity_id, detail)])
+
+
+def append_many(conn, head: AuditHead, *, user: str, events: list[tuple[str, str, str]]) -> AuditHead:
+    """Add a row per (action, entity id, detail) in one statement; the head is written once."""
     at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-    digest = _digest(seq, at, user, action, entity_id, detail, head.hash)
-    conn.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                 (seq, at, user, action, entity_id, detail, head.hash, digest))
-    conn.execute("INSERT OR REPLACE INTO meta VALUES ('audit_head', ?)", (f"{seq}:{digest}",))
-    return AuditHead(seq, digest)
+    rows = []
+    for action, entity_id, detail in events:
+        seq = head.seq + 1
+        digest = _digest(seq, at, user, action, entity_id, detail, head.hash)
+        rows.append((seq, at, user, action, entity_id, detail, head.hash, digest))
+        head = AuditHead(seq, digest)
+    conn.executemany("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    conn.execute("INSERT OR REPLACE INTO meta VALUES ('audit_head', ?)", (f"{head.seq}:{head.hash}",))
+    return head
 
 
 @dataclass

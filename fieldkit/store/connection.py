@@ -44,7 +44,7 @@ def connect(path: Path, key: bytes | None) -> sqlcipher3.Connection:
         conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute("PRAGMA foreign_keys = OFF")
         if key is not None:
-            conn.execute("PRAGMA cipher_memory_security = ON")
+            conn.execute("PRAGMA cipher_memory_security = OFF")
         if conn.execute("PRAGMA temp_store").fetchone()[0] != 2:
             raise FieldkitError("temp_store is not MEMORY: refusing to risk plaintext temp files")
         migrate(conn)

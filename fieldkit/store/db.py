@@ -89,7 +89,6 @@ class Store:
 
     def _append(self, conn, changes: Sequence[Change], user: str) -> list[Entry]:
         seq, prev = self._head
-        head = self._audit
         entries = []
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -98,12 +97,12 @@ class Store:
                 entry = make_entry(origin=self.device_id, seq=seq, prev=prev, hlc=self.clock.now(),
                                    entity=change.entity, entity_id=change.entity_id, op=change.op,
                                    author=user, payload=change.payload)
-                conn.execute("INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", entry.row())
                 fold.apply(conn, entry)
-                head = audit.append(conn, head, user=user, action=f"{change.op} {change.entity}",
-                                    entity_id=change.entity_id, detail=f"#{seq}")
                 entries.append(entry)
                 prev = entry.hash
+            conn.executemany("INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [e.row() for e in entries])
+            head = audit.append_many(conn, self._audit, user=user, events=[
+                (f"{e.op} {e.entity}", e.entity_id, f"#{e.seq}") for e in entries])
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('hlc', ?)", (self.clock.last,))
             conn.execute("COMMIT")
         except BaseException:
