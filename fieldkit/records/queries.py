@@ -46,7 +46,8 @@ def patient_record(conn, patient_id: str) -> dict[str, Any] | None:
     record["registered"], record["updated"] = when(record.pop("created")), when(record["updated"])
     encounters = []
     for eid, ver, author, data in conn.execute(
-        "SELECT id, ver, author, data FROM encounters WHERE patient_id = ? ORDER BY recorded DESC", (patient_id,)
+        "SELECT e.id, e.ver, e.author, j.data FROM encounters e JOIN journal j ON j.origin = e.origin "
+        "AND j.seq = e.seq WHERE e.patient_id = ? ORDER BY e.recorded DESC", (patient_id,)
     ):
         amendments = [{"kind": kind, "at": when(a_ver), "author": a_author, **json.loads(a_data)}
                       for kind, a_ver, a_author, a_data in conn.execute(

@@ -38,6 +38,13 @@ class ApplyResult:
     suspect_clock: list[str] = field(default_factory=list)  # origins whose stamps ran far ahead
 
 
+def _journal_and_fold(conn, entries: list[Entry]) -> None:
+    # Journalled first, in one statement: the fold reads an entity's writes back from the journal.
+    conn.executemany("INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [e.row() for e in entries])
+    for entry in entries:
+        fold.apply(conn, entry)
+
+
 class Store:
     def __init__(self, path: Path, key: bytes | None, *, device_id: str | None = None) -> None:
         self.path = path
@@ -97,10 +104,9 @@ class Store:
                 entry = make_entry(origin=self.device_id, seq=seq, prev=prev, hlc=self.clock.now(),
                                    entity=change.entity, entity_id=change.entity_id, op=change.op,
                                    author=user, payload=change.payload)
-                fold.apply(conn, entry)
                 entries.append(entry)
                 prev = entry.hash
-            conn.executemany("INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [e.row() for e in entries])
+            _journal_and_fold(conn, entries)
             head = audit.append_many(conn, self._audit, user=user, events=[
                 (f"{e.op} {e.entity}", e.entity_id, f"#{e.seq}") for e in entries])
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('hlc', ?)", (self.clock.last,))
@@ -142,11 +148,10 @@ class Store:
         head = self._audit
         conn.execute("BEGIN IMMEDIATE")
         try:
+            _journal_and_fold(conn, fresh)
             for entry in fresh:
-                conn.execute("INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", entry.row())
                 if not self.clock.observe(entry.hlc) and entry.origin not in result.suspect_clock:
                     result.suspect_clock.append(entry.origin)
-                fold.apply(conn, entry)
             head = audit.append(conn, head, user=user, action="receive", detail=f"{len(fresh)} entries")
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('hlc', ?)", (self.clock.last,))
             conn.execute("COMMIT")

@@ -1,22 +1,26 @@
 """The fold: tables as a deterministic function of the journal (DESIGN decisions 1 and 2).
 
 Every rule here is order-free over entries of different origins: the same set of entries, applied
-in any order that keeps each origin's sequence, leaves the same rows. Mutable entities keep every
-write and project the highest version of each field; a write records the version its author saw
-(`base`), so two writes that saw the same version of a field and chose different values are
-concurrent and leave a conflict row holding both, whatever order they arrive in.
+in any order that keeps each origin's sequence, leaves the same rows. Mutable entities project the
+highest version of each field over every write of the entity in the journal; a write records the
+version its author saw (`base`), so two writes that saw the same version of a field and chose
+different values are concurrent and leave a conflict row holding both, whatever order they
+arrive in. Folding an entry may see writes journalled after it (a batch, a rebuild): it then
+projects the final state at once, which is the state it would reach anyway.
+
+Content already in the journal is not copied: an encounter row points at its entry, and the
+writes of an entity are read back from the journal, so the fold costs one row per fact.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
 from fieldkit.namekeys import index_keys
 from fieldkit.store.entities import MUTABLE, PATIENT, SEARCH_FIELDS, MutableEntity
 from fieldkit.store.hlc import millis
-from fieldkit.store.journal import SCHEMA_VERSION, Entry, canonical
+from fieldkit.store.journal import SCHEMA_VERSION, Entry, canonical, parse, version
 from fieldkit.store.schema import FOLDED
 
 
@@ -31,22 +35,22 @@ def apply(conn, entry: Entry) -> None:
         _fold_encounter(conn, entry, entry.payload)
 
 
+def _writes(conn, entity: str, entity_id: str) -> list[tuple[str, str, dict[str, Any], dict[str, str]]]:
+    """(version, author, fields, base) of every foldable write of an entity, oldest first."""
+    rows = conn.execute("SELECT hlc, origin, author, data FROM journal WHERE entity_id = ? AND entity = ? "
+                        "AND schema <= ?", (entity_id, entity, SCHEMA_VERSION)).fetchall()
+    rows.sort()
+    writes = []
+    for hlc, origin, author, data in rows:
+        payload = parse(data)
+        writes.append((version(hlc, origin), author, payload.get("fields", {}), payload.get("base", {})))
+    return writes
+
+
 def _fold_write(conn, entry: Entry, spec: MutableEntity, payload: dict[str, Any]) -> None:
     fields: dict[str, Any] = payload.get("fields", {})
     base: dict[str, str] = payload.get("base", {})
-    ver = entry.version
-    inserted = conn.execute(
-        "INSERT OR IGNORE INTO writes VALUES (?, ?, ?, ?, ?, ?)",
-        (entry.entity, entry.entity_id, ver, entry.author, canonical(fields), canonical(base)),
-    ).rowcount
-    if not inserted:
-        return
-    writes = [
-        (w_ver, w_author, json.loads(w_fields), json.loads(w_base))
-        for w_ver, w_author, w_fields, w_base in conn.execute(
-            "SELECT ver, author, fields, base FROM writes WHERE entity_id = ? ORDER BY ver", (entry.entity_id,)
-        )
-    ]
+    writes = _writes(conn, entry.entity, entry.entity_id)
     values: dict[str, Any] = {}
     for _, _, w_fields, _ in writes:  # ascending versions: the last writer of each field wins
         values.update(w_fields)
@@ -64,7 +68,7 @@ def _fold_write(conn, entry: Entry, spec: MutableEntity, payload: dict[str, Any]
     for conflict_id in payload.get("resolves", ()):
         conn.execute(
             "INSERT OR IGNORE INTO resolutions VALUES (?, ?, ?, ?)",
-            (conflict_id, ver, entry.author, payload.get("reason", "")),
+            (conflict_id, entry.version, entry.author, payload.get("reason", "")),
         )
     if spec is PATIENT and SEARCH_FIELDS.intersection(fields):
         _index_patient(conn, entry.entity_id, values, fresh=len(writes) == 1)
@@ -103,15 +107,15 @@ def _fold_encounter(conn, entry: Entry, payload: dict[str, Any]) -> None:
         # Encounter ids are random, so a clash means a broken device; keeping the lowest version
         # still makes every replica agree on which one it sees.
         conn.execute(
-            """INSERT INTO encounters VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """INSERT INTO encounters VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (id) DO UPDATE SET patient_id = excluded.patient_id, ver = excluded.ver,
                  author = excluded.author, recorded = excluded.recorded, kind = excluded.kind,
                  news2 = excluded.news2, news2_band = excluded.news2_band, qsofa = excluded.qsofa,
-                 data = excluded.data
+                 origin = excluded.origin, seq = excluded.seq
                WHERE excluded.ver < encounters.ver""",
             (entry.entity_id, payload.get("patient_id", ""), entry.version, entry.author, millis(entry.hlc),
              payload.get("kind", "visit"), news2.get("total"), news2.get("band"),
-             (scores.get("qsofa") or {}).get("total"), entry.data),
+             (scores.get("qsofa") or {}).get("total"), entry.origin, entry.seq),
         )
     else:  # amendments and "entered in error" are new facts about an encounter, never edits
         conn.execute(
@@ -123,8 +127,9 @@ def _fold_encounter(conn, entry: Entry, payload: dict[str, Any]) -> None:
 def field_versions(conn, entity_id: str) -> dict[str, str]:
     """The version each field of an entity currently shows: what an edit records as its base."""
     versions: dict[str, str] = {}
-    for ver, fields in conn.execute("SELECT ver, fields FROM writes WHERE entity_id = ? ORDER BY ver", (entity_id,)):
-        versions.update(dict.fromkeys(json.loads(fields), ver))
+    entity = conn.execute("SELECT entity FROM journal WHERE entity_id = ? LIMIT 1", (entity_id,)).fetchone()
+    for ver, _, fields, _ in _writes(conn, entity[0], entity_id) if entity else ():
+        versions.update(dict.fromkeys(fields, ver))
     return versions
 
 

@@ -10,7 +10,6 @@ from fieldkit.store.entities import MUTABLE
 
 # Fold output, in the order the state hash reads them; each with the key that orders its rows.
 FOLDED = {
-    "writes": "entity_id, ver",
     "patients": "id",
     "search_keys": "key, patient_id",
     "encounters": "id",
@@ -47,18 +46,13 @@ CREATE TABLE journal (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX journal_entity ON journal (entity_id);
 
-CREATE TABLE writes (
-    entity TEXT NOT NULL, entity_id TEXT NOT NULL, ver TEXT NOT NULL, author TEXT NOT NULL,
-    fields TEXT NOT NULL, base TEXT NOT NULL,
-    PRIMARY KEY (entity_id, ver)
-) STRICT, WITHOUT ROWID;
 CREATE TABLE search_keys (
     key TEXT NOT NULL, patient_id TEXT NOT NULL, PRIMARY KEY (key, patient_id)
 ) STRICT, WITHOUT ROWID;
 CREATE TABLE encounters (
     id TEXT PRIMARY KEY, patient_id TEXT NOT NULL, ver TEXT NOT NULL, author TEXT NOT NULL,
     recorded INTEGER NOT NULL, kind TEXT NOT NULL, news2 INTEGER, news2_band TEXT, qsofa INTEGER,
-    data TEXT NOT NULL
+    origin TEXT NOT NULL, seq INTEGER NOT NULL  -- the journal entry holding what was recorded
 ) STRICT;
 CREATE INDEX encounters_patient ON encounters (patient_id, recorded);
 CREATE INDEX encounters_recorded ON encounters (recorded);
