@@ -156,3 +156,12 @@ def test_a_child_gets_news2_points_but_no_adult_risk_band(store):
     adult = clinic(store).register(FATIMA).patient_id
     assert clinic(store).record_encounter({"patient_id": adult, "vitals": {
         "resp_rate": 38, "pulse": 130, "spo2": 98, "temperature_c": 37, "systolic_bp": 95, "avpu": "A"}}).news2.band == "high"
+
+
+def test_whole_name_matches_rank_before_longer_names(store):
+    longer = clinic(store).register({"given_name": "آرش", "family_name": "محمدی"}).patient_id
+    latin = clinic(store).register({"given_name": "Mohamed", "family_name": "Saleh"}).patient_id
+    exact = clinic(store).register({"given_name": "آية", "other_names": "محمد", "family_name": "عيسى"}).patient_id
+    found = [p.id for p in clinic(store).search("محمد")]
+    assert found[0] == exact and set(found) == {exact, latin, longer}
+    assert [p.id for p in clinic(store).search("mohamed")][0] == latin
