@@ -91,6 +91,10 @@ def test_encounter_scores_and_tasks(store):
 def test_encounters_are_amended_never_overwritten(store):
     pid = clinic(store).register(FATIMA).patient_id
     eid = clinic(store).record_encounter({"patient_id": pid, "vitals": {"pulse": 80}}).encounter_id
+    with pytest.raises(FieldkitError, match="amend needs a note"):
+        clinic(store).amend(eid, " \u200f ")
+    with pytest.raises(FieldkitError, match="no encounter with id nope"):
+        clinic(store).entered_in_error("nope", "wrong patient")
     clinic(store).amend(eid, "pulse was taken after exercise")
     clinic(store).entered_in_error(eid, "wrong patient")
     [encounter] = clinic(store).patient(pid)["encounters"]

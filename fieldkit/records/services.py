@@ -23,6 +23,7 @@ from fieldkit.records.scores import Score, news2, qsofa
 from fieldkit.store.db import Change, Store
 from fieldkit.store.fold import field_versions
 from fieldkit.store.keystore import User
+from fieldkit.text import clean_text
 
 
 @dataclass(frozen=True)
@@ -191,25 +192,23 @@ class Clinic:
         self._append(changes)
         return recorded
 
-    def _encounter_exists(self, encounter_id: str) -> None:
+    def amend(self, encounter_id: str, note: str) -> None:
+        """Add a correction to a saved encounter; the original stays as it was recorded."""
+        self._annotate(encounter_id, "amend", note=note)
+
+    def entered_in_error(self, encounter_id: str, reason: str) -> None:
+        """Mark a saved encounter as entered in error; it stays in the record, struck through."""
+        self._annotate(encounter_id, "entered_in_error", reason=reason)
+
+    def _annotate(self, encounter_id: str, op: str, **text: str) -> None:
+        require(self.user.role, "amend encounter")
+        [(name, value)] = text.items()
+        if not clean_text(value):
+            raise FieldkitError(f"{op.replace('_', ' ')} needs a {name}")
         if not self.store.read(lambda conn: conn.execute("SELECT 1 FROM encounters WHERE id = ?",
                                                           (encounter_id,)).fetchone()):
             raise FieldkitError(f"no encounter with id {encounter_id}")
-
-    def amend(self, encounter_id: str, note: str) -> None:
-        """Add a correction to a saved encounter; the original stays as it was recorded."""
-        require(self.user.role, "amend encounter")
-        if not note.strip():
-            raise FieldkitError("an amendment needs a note")
-        self._encounter_exists(encounter_id)
-        self._append([Change("encounter", encounter_id, "amend", {"note": note})])
-
-    def entered_in_error(self, encounter_id: str, reason: str) -> None:
-        require(self.user.role, "amend encounter")
-        if not reason.strip():
-            raise FieldkitError("marking an encounter as entered in error needs a reason")
-        self._encounter_exists(encounter_id)
-        self._append([Change("encounter", encounter_id, "entered_in_error", {"reason": reason})])
+        self._append([Change("encounter", encounter_id, op, {name: clean_text(value)})])
 
     def set_task_status(self, entity: str, task_id: str, status: str) -> None:
         """Close a follow-up ('done', 'cancelled') or move a referral ('sent', 'arrived', 'cancelled')."""
