@@ -362,7 +362,9 @@ def encounter_add(context: Context, patient_id: str, kind: str, diagnosis: tuple
                      "missing": list(s.missing), "version": s.version}
               for name, s in (("news2", recorded.news2), ("qsofa", recorded.qsofa))}
     parts = ", ".join(f"{k} {v}" for k, v in recorded.news2.parts.items())
-    emit({"id": recorded.encounter_id, **scores}, as_json,
+    for warning in recorded.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    emit({"id": recorded.encounter_id, **scores, "warnings": list(recorded.warnings)}, as_json,
          f"{recorded.encounter_id}\n{recorded.news2.summary}  [{parts}]"
          f"{'' if recorded.news2.complete else '  incomplete: ' + ', '.join(recorded.news2.missing)}\n"
          f"{recorded.qsofa.summary}")

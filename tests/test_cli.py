@@ -49,11 +49,14 @@ def test_register_search_show_and_encounter(clinic):
                         "--diagnosis", "J18.9:pneumonia", "--follow-up", "2026-12-01").stdout)
     assert out["news2"]["total"] == 2 + 2 + 2 + 2 + 2  # temp 39.2, pulse 118, RR 24, SBP 98, SpO2 93
     assert out["news2"]["band"] == "high" and out["qsofa"]["total"] == 2
+    assert out["warnings"] == []
+    alarming = ok(clinic, "encounter", "add", pid, "--spo2", "٨٥", "--pulse", "80")
+    assert alarming.stderr == "warning: SpO2 85 % is very low\n"
 
     record = json.loads(ok(clinic, "patient", "show", pid, "--json").stdout)
     assert record["given_name"] == "فاطمة" and record["allergies"] == ["penicillin"]
     assert record["birth_date_estimated"] is True
-    assert len(record["encounters"]) == 1 and len(record["followups"]) == 1
+    assert len(record["encounters"]) == 2 and len(record["followups"]) == 1
 
     text = ok(clinic, "patient", "show", pid).stdout
     assert "ALLERGIES: penicillin" in text and "NEWS2 10 (high)" in text

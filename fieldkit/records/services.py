@@ -37,6 +37,7 @@ class RecordedEncounter:
     encounter_id: str
     news2: Score
     qsofa: Score
+    warnings: tuple[str, ...] = ()  # alarming readings, saved as typed: worth a second look
 
 
 def validated(model: type[pydantic.BaseModel], data: Any) -> Any:
@@ -74,7 +75,7 @@ def encounter_changes(encounter: Encounter, *, age_years: float | None = None) -
     if encounter.follow_up:
         changes.append(Change("followup", new_id(), "create", {"fields": {
             **links, "status": "open", **encounter.follow_up.model_dump(mode="json")}}))
-    return RecordedEncounter(encounter_id, early, sepsis), changes
+    return RecordedEncounter(encounter_id, early, sepsis, tuple(encounter.vitals.warnings())), changes
 
 
 class Clinic:
