@@ -49,6 +49,8 @@ CREATE INDEX journal_entity ON journal (entity_id);
 CREATE TABLE search_keys (
     key TEXT NOT NULL, patient_id TEXT NOT NULL, PRIMARY KEY (key, patient_id)
 ) STRICT, WITHOUT ROWID;
+-- Re-indexing a patient and checking a second query word both go from the patient to its keys.
+CREATE INDEX search_keys_patient ON search_keys (patient_id, key);
 CREATE TABLE encounters (
     id TEXT PRIMARY KEY, patient_id TEXT NOT NULL, ver TEXT NOT NULL, author TEXT NOT NULL,
     recorded INTEGER NOT NULL, kind TEXT NOT NULL, news2 INTEGER, news2_band TEXT, qsofa INTEGER,
