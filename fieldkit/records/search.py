@@ -17,7 +17,7 @@ from fieldkit.namekeys import fold, query_alternatives, skeleton
 
 # Above every code point in UTF-8 order, so [key, key + TOP) is "starts with key".
 TOP = "\U0010ffff"
-MAX_CANDIDATES = 200  # ranked in Python; a longer list means the query needs another word
+MAX_CANDIDATES = 100  # ranked in Python; a longer list means the query needs another word
 PREFIX_SKELETON = 3
 DRIVER_PROBE = 5000  # keys counted per query word to find the rarest
 SUMMARY = "id, given_name, other_names, family_name, sex, birth_date, birth_date_estimated, phone, locality"
@@ -68,29 +68,34 @@ def _rows_up_to(conn, options: set[str], most: int) -> int:
 def search(conn, query: str, *, limit: int = 20, offset: int = 0) -> list[PatientSummary]:
     """Live patients matching every word of `query`, best match first.
 
-    The rarest word drives: its keys are scanned in order and each patient they reach is checked
-    for the other words among that patient's own dozen keys, until MAX_CANDIDATES are found. So
-    a common name ("nguyen", a fifth of a Vietnamese registry) never costs a set of twenty
-    thousand ids, and two common words found together stop early.
+    The rarest word drives: the patients its keys reach are checked for the other words among
+    their own dozen keys, until MAX_CANDIDATES are found. So a common name ("nguyen", a fifth of
+    a Vietnamese registry) never costs a set of twenty thousand ids, and two common words found
+    together stop early. A driver rare enough is deduplicated first, since a patient holds
+    several keys of one word (John: n:john, s:gwhn, s:kn) and each would be checked again.
     """
     alternatives = query_alternatives(query)
     if not alternatives:
         return []
-    driver = min(alternatives, key=lambda options: _rows_up_to(conn, options, DRIVER_PROBE)) \
-        if len(alternatives) > 1 else alternatives[0]
-    where, params = _key_terms(driver, "k.key")
-    for options in alternatives:
-        if options is not driver:
-            # "+" keeps SQLite on the patient's own keys instead of one index seek per option.
-            terms, more = _key_terms(options, "+other.key")
-            where += (" AND EXISTS (SELECT 1 FROM search_keys other "
-                      f"WHERE other.patient_id = k.patient_id AND {terms})")
-            params += more
+    sized = sorted((_rows_up_to(conn, options, DRIVER_PROBE), i) for i, options in enumerate(alternatives)) \
+        if len(alternatives) > 1 else [(DRIVER_PROBE, 0)]
+    driver_rows, first = sized[0]
+    terms, params = _key_terms(alternatives[first], "key")
+    distinct = "DISTINCT" if driver_rows < DRIVER_PROBE else ""
+    # "+" stops SQLite deduplicating by walking the whole (patient_id, key) index in order.
+    source = f"(SELECT {distinct} +patient_id AS patient_id FROM search_keys WHERE {terms}) k"
+    checks = []
+    for _, i in sized[1:]:
+        # "+" keeps SQLite on the patient's own keys instead of one index seek per option.
+        terms, more = _key_terms(alternatives[i], "+other.key")
+        checks.append(f"EXISTS (SELECT 1 FROM search_keys other WHERE other.patient_id = k.patient_id AND {terms})")
+        params += more
+    where = f"WHERE {' AND '.join(checks)}" if checks else ""
     # Patients are read only for the ids that matched every word; voided and merged ones are
     # dropped then, which can shorten a long list but never hides a match from a refined query.
     rows = conn.execute(
-        f"SELECT {SUMMARY} FROM patients WHERE id IN (SELECT k.patient_id FROM search_keys k "
-        f"WHERE {where} LIMIT ?) AND voided IS NOT 1 AND merged_into IS NULL",
+        f"SELECT {SUMMARY} FROM patients WHERE id IN (SELECT k.patient_id FROM {source} {where} LIMIT ?) "
+        "AND voided IS NOT 1 AND merged_into IS NULL",
         (*params, MAX_CANDIDATES),
     ).fetchall()
     found = [PatientSummary.from_row(row) for row in rows]
