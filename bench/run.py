@@ -7,7 +7,7 @@ Per size (each in a fresh subprocess, so peak memory is that size's own):
   append+fold   journal append with fold, audit and search index, batched, in SQLCipher and in
                 plain SQLite (the same sqlcipher3 library without a key): the ratio is the
                 encryption cost; plus raw batched inserts of the same entries (no fold) for scale
-  save          one interactive save (register; record an encounter), p50/p95 ms
+  save          one interactive save (register; record an encounter; edit a name), p50/p95 ms
   search        p50/p95 ms over a fixed query mix in Arabic, Persian, Vietnamese and Latin script
   rebuild       full re-fold rate, entries/s
   size          database bytes per patient; peak RSS
@@ -105,6 +105,9 @@ def one_size(count: int) -> dict:
                 saves.append(time.perf_counter() - t)
                 t = time.perf_counter()
                 clinic.record_encounter({"patient_id": pid, "vitals": {"pulse": 80, "resp_rate": 16}})
+                saves.append(time.perf_counter() - t)
+                t = time.perf_counter()  # a name edit re-indexes the patient for search
+                clinic.edit(pid, {"given_name": f"Sarah{i}"})
                 saves.append(time.perf_counter() - t)
             result["save_p50_ms"], result["save_p95_ms"] = percentile(saves, 50) * 1e3, percentile(saves, 95) * 1e3
             timings, hits = [], []

@@ -117,7 +117,7 @@ def _text(value: Any) -> Any:
 
 
 def _optional_text(value: Any) -> Any:
-    """Blank means absent: an empty phone or locality is not a value to index or compare."""
+    """Blank means absent: an empty reading field was not measured, not measured as zero."""
     value = _text(value)
     return None if value == "" else value
 
