@@ -22,6 +22,7 @@ class Context:
     def __init__(self, home: str | None, user: str | None) -> None:
         self.home_option = home
         self.user_option = user
+        self.demo_passphrase: str | None = None  # only `fieldkit demo` signs in by itself
 
     @property
     def home(self):
@@ -71,16 +72,9 @@ def cli(ctx: click.Context, home: str | None, user: str | None) -> None:
 
 
 def open_tui(context: Context) -> None:
-    from importlib.util import find_spec
-
-    if find_spec("fieldkit.tui.app") is None:
-        # The clinic screen is the next milestone; until it lands, point at what works today.
-        click.echo("The clinic screen (TUI) is not in this build yet; the commands are:\n", err=True)
-        click.echo(cli.get_help(click.Context(cli, info_name="fieldkit")), err=True)
-        return
     from fieldkit.tui.app import run
 
-    run(context.home)
+    run(context.home, user=context.user_option, passphrase=context.demo_passphrase)
 
 
 # -- setting up --------------------------------------------------------------------------------
@@ -128,7 +122,7 @@ def demo(context: Context, patients: int, no_tui: bool, seed: int) -> None:
     click.echo(f"demo clinic: {home.path}\nuser: {DEMO_USER}\npassphrase: {DEMO_PASSPHRASE}")
     if not no_tui:
         context.home_option, context.user_option = str(home.path), DEMO_USER
-        os.environ.setdefault("FIELDKIT_PASSPHRASE", DEMO_PASSPHRASE)
+        context.demo_passphrase = DEMO_PASSPHRASE
         open_tui(context)
 
 

@@ -78,6 +78,10 @@ CREATE TABLE resolutions (
 CREATE INDEX referrals_status ON referrals (status, patient_id);
 CREATE INDEX followups_due ON followups (status, due);
 
+-- Unsaved forms (an encounter being typed), so a crash or a lock loses nothing. Local: never
+-- journalled, never synced, and encrypted like everything else in this file.
+CREATE TABLE drafts (key TEXT PRIMARY KEY, data TEXT NOT NULL, updated TEXT NOT NULL) STRICT;
+
 CREATE TABLE audit (
     seq INTEGER PRIMARY KEY, at TEXT NOT NULL, user TEXT NOT NULL, action TEXT NOT NULL,
     entity_id TEXT NOT NULL, detail TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL

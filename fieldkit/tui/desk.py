@@ -1,0 +1,112 @@
+"""The signed-in clinic as the screens use it: every call leaves the event loop.
+
+The store's writer thread owns the database; `Clinic` calls it and waits. Screens must never wait
+on the event loop, so each call here runs the waiting in a worker thread (`asyncio.to_thread`)
+and the screen awaits it. A test drives the whole app with database calls from the loop
+forbidden.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Callable, TypeVar
+
+from fieldkit.records import queries
+from fieldkit.records.duplicates import Match
+from fieldkit.records.models import Patient
+from fieldkit.records.search import PatientSummary, recent
+from fieldkit.records.services import Clinic, RecordedEncounter, Registration, validated
+from fieldkit.store import drafts
+from fieldkit.store.home import Home
+from fieldkit.store.keystore import Keystore, User
+from fieldkit.store.session import unlock
+
+T = TypeVar("T")
+PAGE = 20
+
+
+async def off_loop(job: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    return await asyncio.to_thread(job, *args, **kwargs)
+
+
+@dataclass(frozen=True)
+class Today:
+    """What the home screen lists before anyone types."""
+
+    due: list[dict[str, Any]] = field(default_factory=list)
+    referrals: list[dict[str, Any]] = field(default_factory=list)
+    recent: list[PatientSummary] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)  # patient id -> name, for the two task lists
+
+
+class Desk:
+    def __init__(self, home: Home, clinic: Clinic) -> None:
+        self.home = home
+        self.clinic = clinic
+
+    @property
+    def user(self) -> User:
+        return self.clinic.user
+
+    @classmethod
+    async def open(cls, home: Home, name: str, passphrase: str) -> "Desk":
+        """Unlock (Argon2id takes most of a second) without freezing the screen."""
+        store, user = await off_loop(unlock, home, name, passphrase)
+        return cls(home, Clinic(store, user))
+
+    async def check_passphrase(self, passphrase: str) -> None:
+        """Raise WrongPassphrase unless it is the signed-in user's: unlocking after a lock."""
+        await off_loop(Keystore(self.home.keystore).unlock, self.user.name, passphrase)
+
+    async def close(self) -> None:
+        await off_loop(self.clinic.store.close)
+
+    async def search(self, query: str, page: int = 0) -> list[PatientSummary]:
+        return await off_loop(self.clinic.search, query, limit=PAGE, offset=page * PAGE)
+
+    async def today(self, on: date | None = None) -> Today:
+        until = (on or date.today()).isoformat()
+
+        def job(conn) -> Today:
+            due = queries.due_followups(conn, until, limit=PAGE)
+            referrals = queries.pending_referrals(conn, limit=PAGE)
+            ids = sorted({task["patient_id"] for task in due + referrals})
+            names = {pid: " ".join(part for part in parts if part) for pid, *parts in conn.execute(
+                f"SELECT id, given_name, other_names, family_name FROM patients WHERE id IN "
+                f"({','.join('?' * len(ids))})", ids)} if ids else {}
+            return Today(due, referrals, recent(conn, limit=PAGE), names)
+        return await off_loop(self.clinic.store.read, job)
+
+    async def patient(self, patient_id: str) -> dict[str, Any]:
+        return await off_loop(self.clinic.patient, patient_id)
+
+    async def register(self, data: dict[str, Any], reason: str = "") -> Registration:
+        return await off_loop(self.clinic.register, data, reason=reason)
+
+    async def duplicates_of(self, data: dict[str, Any]) -> list[Match]:
+        return await off_loop(self.clinic.duplicates_of, validated(Patient, data))
+
+    async def record_encounter(self, data: dict[str, Any]) -> RecordedEncounter:
+        return await off_loop(self.clinic.record_encounter, data)
+
+    def _draft_key(self, patient_id: str) -> str:
+        return f"encounter:{self.user.id}:{patient_id}"
+
+    async def keep_draft(self, patient_id: str, form: dict[str, Any]) -> None:
+        key = self._draft_key(patient_id)
+        await off_loop(self.clinic.store.read, lambda conn: drafts.keep(conn, key, form))
+
+    async def draft(self, patient_id: str) -> dict[str, Any] | None:
+        key = self._draft_key(patient_id)
+        return await off_loop(self.clinic.store.read, lambda conn: drafts.load(conn, key))
+
+    async def drop_draft(self, patient_id: str) -> None:
+        key = self._draft_key(patient_id)
+        await off_loop(self.clinic.store.read, lambda conn: drafts.drop(conn, key))
+
+    async def pending_for_hub(self) -> int:
+        """Entries this laptop holds that no hub has acknowledged (no hub yet: all of them)."""
+        return await off_loop(self.clinic.store.read,
+                              lambda conn: conn.execute("SELECT count(*) FROM journal").fetchone()[0])

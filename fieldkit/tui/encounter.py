@@ -1,0 +1,184 @@
+"""Recording an encounter: vitals with their units, scores updating as they are typed, save on F2.
+
+Each reading is checked when the field is left: an impossible one is refused (the message names
+the range), an alarming one is flagged and kept. NEWS2 and qSOFA are recomputed on every
+keystroke from the readings that are valid so far, shown as number, word and breakdown. What is
+typed is kept as a draft in the encrypted database, so a crash or a lock loses nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Checkbox, Footer, Input, Label, Select, Static
+
+from fieldkit.errors import FieldkitError
+from fieldkit.records.models import MEASURES, Vitals, age_in_years, alarm, check_measure
+from fieldkit.records.scores import Score, news2, qsofa
+from fieldkit.tui.status import StatusBar
+
+# The vitals of a follow-up, in the order they are taken; Tab walks them.
+FIELDS = ("temperature_c", "pulse", "resp_rate", "systolic_bp", "diastolic_bp", "spo2", "weight_kg", "muac_mm")
+AVPU = [("Alert", "A"), ("new Confusion", "C"), ("responds to Voice", "V"), ("responds to Pain", "P"),
+        ("Unresponsive", "U")]
+
+
+def breakdown(score: Score) -> str:
+    parts = ", ".join(f"{name} {points}" for name, points in score.parts.items() if points)
+    return f"{score.summary}\n  {parts or 'no parameter scores'}"
+
+
+class EncounterScreen(Screen):
+    BINDINGS = [
+        Binding("f2", "save", "Save", id="save", priority=True),
+        Binding("ctrl+s", "save", "Save", id="save-ctrl", show=False, priority=True),
+        Binding("escape", "app.pop_screen", "Back (draft kept)", id="back"),
+        Binding("f12", "app.lock", "Lock", id="lock"),
+    ]
+
+    def __init__(self, patient_id: str, record: dict[str, Any]) -> None:
+        super().__init__()
+        self.patient_id = patient_id
+        birth = record.get("birth_date")
+        self.age = age_in_years(date.fromisoformat(birth)) if birth else None
+        self.title_line = " ".join(record.get(k) or "" for k in ("given_name", "other_names", "family_name")).strip()
+        if record.get("allergies"):
+            self.title_line += f"  ALLERGIES: {', '.join(record['allergies'])}"
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+        with VerticalScroll(id="encounter"):
+            yield Static(f"New encounter: {self.title_line}", classes="title")
+            with Grid(id="vitals"):
+                for name in FIELDS:
+                    measure = MEASURES[name]
+                    yield Label(f"{measure.label} ({measure.unit})")
+                    yield Input(id=name, classes="vital")
+                    yield Label("", id=f"{name}-note", classes="note")
+            with Horizontal(id="consciousness"):
+                yield Select(AVPU, prompt="Consciousness (AVPU)", id="avpu")
+                yield Checkbox("on oxygen", id="on_oxygen")
+                yield Checkbox("SpO2 scale 2", id="hypercapnic")
+            yield Static(id="scores", classes="scores")
+            yield Input(placeholder="Diagnosis: ICD-10 code, colon, text (J18.9:pneumonia)", id="diagnosis")
+            yield Input(placeholder="Prescription: drug;dose;route;frequency;days", id="prescription")
+            yield Input(placeholder="Refer to (facility)", id="refer_to")
+            yield Input(placeholder="Follow-up due (YYYY-MM-DD)", id="follow_up")
+            yield Input(placeholder="Notes", id="notes")
+            yield Label("", id="encounter-error", classes="error")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#temperature_c").focus()
+        self.restore_draft()
+
+    # -- readings -------------------------------------------------------------------------------
+
+    def readings(self) -> dict[str, Any]:
+        """The valid readings typed so far; invalid ones are left out until corrected."""
+        vitals: dict[str, Any] = {}
+        for name in FIELDS:
+            text = self.query_one(f"#{name}", Input).value.strip()
+            if text:
+                try:
+                    vitals[name] = check_measure(MEASURES[name], text)
+                except ValueError:
+                    pass
+        avpu = self.query_one("#avpu", Select)
+        if not avpu.is_blank():
+            vitals["avpu"] = avpu.value
+        vitals["on_oxygen"] = self.query_one("#on_oxygen", Checkbox).value
+        return vitals
+
+    @on(Input.Changed, ".vital")
+    @on(Select.Changed)
+    @on(Checkbox.Changed)
+    def rescore(self) -> None:
+        vitals = Vitals.model_validate(self.readings())
+        hypercapnic = self.query_one("#hypercapnic", Checkbox).value
+        early = news2(vitals, hypercapnic=hypercapnic, age_years=self.age)
+        self.query_one("#scores", Static).update(f"{breakdown(early)}\n{breakdown(qsofa(vitals))}")
+        self.keep_draft()
+
+    @on(Input.Blurred, ".vital")
+    def check(self, event: Input.Blurred) -> None:
+        name, text = event.input.id, event.value.strip()
+        note = self.query_one(f"#{name}-note", Label)
+        event.input.remove_class("invalid")
+        if not text:
+            note.update("")
+            return
+        try:
+            value = check_measure(MEASURES[name], text)
+        except ValueError as exc:
+            note.update(f"refused: {exc}")
+            event.input.add_class("invalid")
+            return
+        note.update(alarm(MEASURES[name], value) or "")
+
+    # -- the draft ------------------------------------------------------------------------------
+
+    def form(self) -> dict[str, Any]:
+        values = {widget.id: widget.value for widget in self.query(Input)}
+        values.update({box.id: box.value for box in self.query(Checkbox)})
+        avpu = self.query_one("#avpu", Select)
+        values["avpu"] = None if avpu.is_blank() else avpu.value
+        return values
+
+    @work(exclusive=True, group="draft")
+    async def keep_draft(self) -> None:
+        await self.app.desk.keep_draft(self.patient_id, self.form())
+
+    @work(exclusive=True, group="draft")
+    async def restore_draft(self) -> None:
+        draft = await self.app.desk.draft(self.patient_id)
+        for key, value in (draft or {}).items():
+            if key == "avpu":
+                if value:
+                    self.query_one("#avpu", Select).value = value
+            elif value not in (None, ""):
+                self.query_one(f"#{key}").value = value
+        self.rescore()
+
+    # -- saving ---------------------------------------------------------------------------------
+
+    def encounter(self) -> dict[str, Any]:
+        form = self.form()
+        vitals = {name: form[name] for name in FIELDS if form[name].strip()}
+        vitals["on_oxygen"] = form["on_oxygen"]
+        if form["avpu"]:
+            vitals["avpu"] = form["avpu"]
+        data: dict[str, Any] = {"patient_id": self.patient_id, "vitals": vitals,
+                                "hypercapnic": form["hypercapnic"], "notes": form["notes"]}
+        if form["diagnosis"].strip():
+            code, _, text = form["diagnosis"].partition(":")
+            data["diagnoses"] = [{"code": code, "text": text} if text else {"text": code}]
+        if form["prescription"].strip():
+            names = ("drug", "dose", "route", "frequency", "duration_days")
+            data["prescriptions"] = [{k: v.strip() for k, v in zip(names, form["prescription"].split(";")) if v.strip()}]
+        if form["refer_to"].strip():
+            data["referral"] = {"to_facility": form["refer_to"]}
+        if form["follow_up"].strip():
+            data["follow_up"] = {"due": form["follow_up"]}
+        return data
+
+    def action_save(self) -> None:
+        self.save()
+
+    @work(exclusive=True, group="save")
+    async def save(self) -> None:
+        try:
+            recorded = await self.app.desk.record_encounter(self.encounter())
+        except FieldkitError as exc:
+            self.query_one("#encounter-error", Label).update(str(exc))
+            return
+        self.workers.cancel_group(self, "draft")
+        await self.app.desk.drop_draft(self.patient_id)
+        self.app.notify(f"Saved. {recorded.news2.summary}", timeout=6)
+        self.dismiss()

@@ -1,0 +1,113 @@
+"""Registering a patient, with likely duplicates shown before anything is saved.
+
+F2 first looks for the same person registered already. If there are likely matches they are
+listed with their reasons: Enter opens one, or a reason and F2 again registers anyway (the reason
+is journalled with the registration, for whoever merges later). Never a block.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Label, Select, Static
+
+from fieldkit.errors import FieldkitError
+from fieldkit.records.models import Patient
+from fieldkit.text import parse_number
+from fieldkit.tui.status import StatusBar
+
+SEX = [("female", "female"), ("male", "male"), ("other", "other"), ("unknown", "unknown")]
+TEXT_FIELDS = (("given_name", "Given name"), ("other_names", "Other names"), ("family_name", "Family name"),
+               ("birth_date", "Birth date (YYYY-MM-DD)"), ("age", "or age in years"), ("phone", "Phone"),
+               ("locality", "Locality"), ("allergies", "Allergies, comma-separated"))
+
+
+class RegisterScreen(Screen):
+    BINDINGS = [
+        Binding("f2", "save", "Save", id="save", priority=True),
+        Binding("escape", "app.pop_screen", "Back", id="back"),
+        Binding("f12", "app.lock", "Lock", id="lock"),
+    ]
+
+    def __init__(self, typed: str = "") -> None:
+        super().__init__()
+        self.typed = typed if typed and not any(ch.isdigit() for ch in typed) else ""
+        self.duplicates: list = []
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+        with VerticalScroll(id="register"):
+            yield Static("Register a patient", classes="title")
+            with Grid(id="patient-form"):
+                for name, label in TEXT_FIELDS:
+                    yield Label(label)
+                    yield Input(value=self.typed if name == "given_name" else "", id=name)
+                yield Label("Sex")
+                yield Select(SEX, value="unknown", allow_blank=False, id="sex")
+            yield Static("", id="duplicates-title", classes="warning")
+            yield DataTable(id="duplicates", cursor_type="row")
+            yield Input(placeholder="Why register anyway? (then F2)", id="reason")
+            yield Label("", id="register-error", classes="error")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#duplicates").display = self.query_one("#reason").display = False
+        self.query_one("#duplicates", DataTable).add_columns("Name", "Born", "Why it may be the same")
+        self.query_one("#given_name").focus()
+
+    def patient(self) -> dict[str, Any]:
+        values = {name: self.query_one(f"#{name}", Input).value.strip() for name, _ in TEXT_FIELDS}
+        data: dict[str, Any] = {k: v for k, v in values.items() if v and k not in ("age", "allergies")}
+        data["sex"] = self.query_one("#sex", Select).value
+        if values["allergies"]:
+            data["allergies"] = [a for a in values["allergies"].split(",") if a.strip()]
+        if values["age"] and not values["birth_date"]:
+            try:
+                data["birth_date"] = Patient.estimated_birth_date(parse_number(values["age"])).isoformat()
+            except ValueError as exc:
+                raise FieldkitError(f"age: {exc}") from None
+            data["birth_date_estimated"] = True
+        return data
+
+    def action_save(self) -> None:
+        self.save()
+
+    @work(exclusive=True)
+    async def save(self) -> None:
+        error = self.query_one("#register-error", Label)
+        reason = self.query_one("#reason", Input).value.strip()
+        try:
+            data = self.patient()
+            if not reason:
+                self.duplicates = await self.app.desk.duplicates_of(data)
+                if self.duplicates:
+                    self._show_duplicates()
+                    return
+            registered = await self.app.desk.register(data, reason=reason)
+        except FieldkitError as exc:
+            error.update(str(exc))
+            return
+        self.app.notify("Registered.")
+        self.app.pop_screen()
+        self.app.open_chart(registered.patient_id)
+
+    def _show_duplicates(self) -> None:
+        title = self.query_one("#duplicates-title", Static)
+        title.update(f"{len(self.duplicates)} patient(s) may be this person: Enter opens one; "
+                     "or give a reason below and F2 to register anyway")
+        table = self.query_one("#duplicates", DataTable)
+        table.clear()
+        for match in self.duplicates:
+            table.add_row(match.patient.full_name, match.patient.birth_date or "?", ", ".join(match.reasons))
+        table.display = self.query_one("#reason").display = True
+        table.focus()
+
+    @on(DataTable.RowSelected, "#duplicates")
+    def open_existing(self, event: DataTable.RowSelected) -> None:
+        self.app.pop_screen()
+        self.app.open_chart(self.duplicates[event.cursor_row].patient.id)

@@ -1,0 +1,170 @@
+"""The clinic screen driven as staff use it, on a real encrypted database, with every database
+call from the event loop forbidden."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from fieldkit.records.services import Clinic
+from fieldkit.store.home import Home
+from fieldkit.store.session import create_clinic
+from fieldkit.store.writer import Writer
+from fieldkit.sync.identity import new_device_key
+from fieldkit.tui.app import FieldkitApp
+
+PASSPHRASE = "field kit 2026"
+FATIMA = {"given_name": "فاطمة", "family_name": "الحسن", "sex": "female", "birth_date": "1988-03-02",
+          "phone": "+963944123456", "allergies": ["penicillin"]}
+
+
+@pytest.fixture(autouse=True)
+def database_off_the_loop(monkeypatch):
+    """Fail any test in which a database call waits on a thread that runs an event loop."""
+    original = Writer.call
+
+    def call(self, job):
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return original(self, job)
+        raise AssertionError("a database call ran on the event loop")
+
+    monkeypatch.setattr(Writer, "call", call)
+
+
+@pytest.fixture
+def home(tmp_path):
+    home = Home(tmp_path / "clinic")
+    key, device = new_device_key()
+    store, user = create_clinic(home, supervisor="amina", passphrase=PASSPHRASE, device_id=device, device_key=key)
+    Clinic(store, user).register(FATIMA)
+    store.close()
+    return home
+
+
+async def until(pilot, condition, seconds: float = 15) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("the screen never got there")
+
+
+def text(app, selector: str) -> str:
+    return str(app.screen.query_one(selector).render())
+
+
+def screen(app) -> str:
+    return type(app.screen).__name__
+
+
+async def sign_in(pilot, passphrase=PASSPHRASE) -> None:
+    await until(pilot, lambda: screen(pilot.app) == "UnlockScreen" and pilot.app.screen.focused is not None)
+    await pilot.press(*passphrase, "enter")
+    await until(pilot, lambda: screen(pilot.app) == "HomeScreen")
+
+
+async def test_guard_catches_a_database_call_on_the_loop(home):
+    from fieldkit.store.session import unlock
+
+    store, user = await asyncio.to_thread(unlock, home, "amina", PASSPHRASE)
+    with pytest.raises(AssertionError, match="on the event loop"):
+        Clinic(store, user).search("fatima")
+    await asyncio.to_thread(store.close)
+
+
+async def test_unlock_search_chart_encounter_and_lock(home):
+    app = FieldkitApp(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: screen(app) == "UnlockScreen" and app.screen.focused is not None)
+        await pilot.press(*"wrong passphrase", "enter")
+        await until(pilot, lambda: "wrong passphrase" in text(app, "#unlock-error"))
+        await sign_in(pilot)
+        assert "amina (supervisor)" in text(app, "StatusBar") and "pending for hub" in text(app, "StatusBar")
+
+        await pilot.press(*"fatima")
+        await until(pilot, lambda: app.screen.query_one("#results").row_count == 1
+                    and "found" in text(app, "#results-title"))
+        await pilot.press("enter")
+        await until(pilot, lambda: screen(app) == "ChartScreen" and "فاطمة" in text(app, "#demographics"))
+        assert "ALLERGIES: penicillin" in text(app, "#allergies")
+
+        await pilot.press("f5")
+        await until(pilot, lambda: screen(app) == "EncounterScreen")
+        for reading in ("39.2", "118", "24", "98", "60", "93"):  # temperature, pulse, RR, SBP, DBP, SpO2
+            await pilot.press(*reading, "tab")
+        await until(pilot, lambda: "NEWS2 10 high" in text(app, "#scores"))
+        assert "qSOFA 2 high" in text(app, "#scores")
+        await pilot.press("f2")
+        await until(pilot, lambda: screen(app) == "ChartScreen" and "NEWS2 10 high" in text(app, "#encounters"))
+
+        await pilot.press("f12")
+        await until(pilot, lambda: screen(app) == "LockScreen")
+        await pilot.press(*"not it", "enter")
+        await until(pilot, lambda: "wrong passphrase" in text(app, "#lock-error"))
+        await pilot.press(*PASSPHRASE, "enter")
+        await until(pilot, lambda: screen(app) == "ChartScreen")
+
+
+async def test_impossible_reading_is_refused_on_blur_and_alarming_one_flagged(home):
+    app = FieldkitApp(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot)
+        await pilot.press(*"fatima")
+        await until(pilot, lambda: app.screen.query_one("#results").row_count == 1)
+        await pilot.press("enter")
+        await until(pilot, lambda: screen(app) == "ChartScreen" and app.screen.record is not None)
+        await pilot.press("f5")
+        await until(pilot, lambda: screen(app) == "EncounterScreen")
+        await pilot.press(*"52", "tab")
+        await until(pilot, lambda: "refused" in text(app, "#temperature_c-note"))
+        assert "25–45" in text(app, "#temperature_c-note")
+        await pilot.press(*"٢٠٠", "tab")  # pulse 200, typed in Arabic-Indic digits
+        await until(pilot, lambda: "very high" in text(app, "#pulse-note"))
+        await pilot.press("f2")
+        await until(pilot, lambda: "temperature_c" in text(app, "#encounter-error"))
+        assert screen(app) == "EncounterScreen"
+
+
+async def test_a_draft_survives_leaving_the_form(home):
+    app = FieldkitApp(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot)
+        await pilot.press(*"fatima")
+        await until(pilot, lambda: app.screen.query_one("#results").row_count == 1)
+        await pilot.press("enter")
+        await until(pilot, lambda: screen(app) == "ChartScreen" and app.screen.record is not None)
+        await pilot.press("f5")
+        await until(pilot, lambda: screen(app) == "EncounterScreen")
+        await pilot.press(*"37.8", "tab", *"88")
+        await pilot.pause(0.3)
+        await pilot.press("escape")
+        await until(pilot, lambda: screen(app) == "ChartScreen")
+        await pilot.press("f5")
+        await until(pilot, lambda: screen(app) == "EncounterScreen"
+                    and app.screen.query_one("#pulse").value == "88")
+        assert app.screen.query_one("#temperature_c").value == "37.8"
+
+
+async def test_registration_warns_of_a_duplicate_before_saving(home):
+    app = FieldkitApp(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot)
+        await pilot.press("f4")
+        await until(pilot, lambda: screen(app) == "RegisterScreen")
+        await pilot.press(*"فاطمه", "tab", "tab", *"الحسن", "tab", "tab", "tab", *"0944123456")
+        await pilot.press("f2")
+        await until(pilot, lambda: app.screen.query_one("#duplicates").row_count == 1)
+        assert "same phone" in str(app.screen.query_one("#duplicates").get_row_at(0))
+        app.screen.query_one("#reason").focus()
+        await pilot.press(*"different mother", "f2")
+        await until(pilot, lambda: screen(app) == "ChartScreen" and "فاطمه" in text(app, "#demographics"))
+
+
+async def test_idle_app_locks_itself(home):
+    app = FieldkitApp(home, idle_lock_seconds=0.5)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot)
+        await until(pilot, lambda: screen(app) == "LockScreen", seconds=5)
