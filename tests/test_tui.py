@@ -60,8 +60,12 @@ def screen(app) -> str:
     return type(app.screen).__name__
 
 
+def passphrase_field_ready(app) -> bool:
+    return screen(app) == "UnlockScreen" and getattr(app.screen.focused, "id", None) == "passphrase"
+
+
 async def sign_in(pilot, passphrase=PASSPHRASE) -> None:
-    await until(pilot, lambda: screen(pilot.app) == "UnlockScreen" and pilot.app.screen.focused is not None)
+    await until(pilot, lambda: passphrase_field_ready(pilot.app))
     await pilot.press(*passphrase, "enter")
     await until(pilot, lambda: screen(pilot.app) == "HomeScreen")
 
@@ -78,11 +82,12 @@ async def test_guard_catches_a_database_call_on_the_loop(home):
 async def test_unlock_search_chart_encounter_and_lock(home):
     app = FieldkitApp(home)
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: screen(app) == "UnlockScreen" and app.screen.focused is not None)
+        await until(pilot, lambda: passphrase_field_ready(app))
         await pilot.press(*"wrong passphrase", "enter")
         await until(pilot, lambda: "wrong passphrase" in text(app, "#unlock-error"))
         await sign_in(pilot)
-        assert "amina (supervisor)" in text(app, "StatusBar") and "pending for hub" in text(app, "StatusBar")
+        assert "amina (supervisor)" in text(app, "StatusBar") and "offline" in text(app, "StatusBar")
+        assert "2 for hub" in text(app, "StatusBar")  # the supervisor and the patient, not yet at a hub
 
         await pilot.press(*"fatima")
         await until(pilot, lambda: app.screen.query_one("#results").row_count == 1

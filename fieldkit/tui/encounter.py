@@ -29,9 +29,17 @@ AVPU = [("Alert", "A"), ("new Confusion", "C"), ("responds to Voice", "V"), ("re
         ("Unresponsive", "U")]
 
 
+LABELS = {name: measure.label for name, measure in MEASURES.items()} | {
+    "oxygen": "Oxygen", "avpu": "Consciousness", "mentation": "Altered mentation"}
+
+
 def breakdown(score: Score) -> str:
-    parts = ", ".join(f"{name} {points}" for name, points in score.parts.items() if points)
-    return f"{score.summary}\n  {parts or 'no parameter scores'}"
+    """Number and word first (never colour alone), then what gave the points, then what is missing."""
+    parts = ", ".join(f"{LABELS[name]} {points}" for name, points in score.parts.items() if points)
+    lines = [f"{score.name} {score.total} {score.band}: {score.response}", f"  {parts or 'no parameter scores'}"]
+    if score.missing:
+        lines.append(f"  missing: {', '.join(LABELS[name] for name in score.missing)}")
+    return "\n".join(lines)
 
 
 class EncounterScreen(Screen):
@@ -59,18 +67,18 @@ class EncounterScreen(Screen):
                 for name in FIELDS:
                     measure = MEASURES[name]
                     yield Label(f"{measure.label} ({measure.unit})")
-                    yield Input(id=name, classes="vital")
+                    yield Input(id=name, classes="vital", compact=True)
                     yield Label("", id=f"{name}-note", classes="note")
             with Horizontal(id="consciousness"):
-                yield Select(AVPU, prompt="Consciousness (AVPU)", id="avpu")
-                yield Checkbox("on oxygen", id="on_oxygen")
-                yield Checkbox("SpO2 scale 2", id="hypercapnic")
+                yield Select(AVPU, prompt="Consciousness (AVPU)", id="avpu", compact=True)
+                yield Checkbox("on oxygen", id="on_oxygen", compact=True)
+                yield Checkbox("SpO2 scale 2", id="hypercapnic", compact=True)
             yield Static(id="scores", classes="scores")
-            yield Input(placeholder="Diagnosis: ICD-10 code, colon, text (J18.9:pneumonia)", id="diagnosis")
-            yield Input(placeholder="Prescription: drug;dose;route;frequency;days", id="prescription")
-            yield Input(placeholder="Refer to (facility)", id="refer_to")
-            yield Input(placeholder="Follow-up due (YYYY-MM-DD)", id="follow_up")
-            yield Input(placeholder="Notes", id="notes")
+            yield Input(placeholder="Diagnosis: ICD-10 code, colon, text (J18.9:pneumonia)", id="diagnosis", compact=True)
+            yield Input(placeholder="Prescription: drug;dose;route;frequency;days", id="prescription", compact=True)
+            yield Input(placeholder="Refer to (facility)", id="refer_to", compact=True)
+            yield Input(placeholder="Follow-up due (YYYY-MM-DD)", id="follow_up", compact=True)
+            yield Input(placeholder="Notes", id="notes", compact=True)
             yield Label("", id="encounter-error", classes="error")
         yield Footer()
 

@@ -46,12 +46,12 @@ class RegisterScreen(Screen):
             with Grid(id="patient-form"):
                 for name, label in TEXT_FIELDS:
                     yield Label(label)
-                    yield Input(value=self.typed if name == "given_name" else "", id=name)
+                    yield Input(value=self.typed if name == "given_name" else "", id=name, compact=True)
                 yield Label("Sex")
-                yield Select(SEX, value="unknown", allow_blank=False, id="sex")
+                yield Select(SEX, value="unknown", allow_blank=False, id="sex", compact=True)
             yield Static("", id="duplicates-title", classes="warning")
             yield DataTable(id="duplicates", cursor_type="row")
-            yield Input(placeholder="Why register anyway? (then F2)", id="reason")
+            yield Input(placeholder="Why register anyway? (then F2)", id="reason", compact=True)
             yield Label("", id="register-error", classes="error")
         yield Footer()
 

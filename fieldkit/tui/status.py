@@ -36,7 +36,7 @@ class SyncState:
     def summary(self) -> str:
         seen = f"{len(self.peers)} peer{'s' if len(self.peers) != 1 else ''}" if self.peers else "offline"
         last = self.last_sync.strftime("%H:%M") if self.last_sync else "never"
-        return f"{seen} · last sync {last} · {self.pending_for_hub} pending for hub"
+        return f"{seen} · synced {last} · {self.pending_for_hub} for hub"
 
 
 class StatusBar(Static):

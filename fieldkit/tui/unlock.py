@@ -25,6 +25,7 @@ class UnlockScreen(Screen):
     """Choose a user and give the passphrase; on an empty data directory, create the clinic."""
 
     BINDINGS = [Binding("ctrl+q", "app.quit", "Quit", id="quit")]
+    AUTO_FOCUS = None  # the first field depends on whether a clinic exists yet: load_users decides
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
