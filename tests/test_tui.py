@@ -173,3 +173,50 @@ async def test_idle_app_locks_itself(home):
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot)
         await until(pilot, lambda: screen(app) == "LockScreen", seconds=5)
+
+
+@pytest.fixture
+def conflict(home, tmp_path):
+    """Two laptops changed Fatima's birth date without seeing each other; returns her id."""
+    from fieldkit.store.db import Store
+    from fieldkit.store.keystore import User
+    from fieldkit.store.session import unlock
+
+    here, supervisor = unlock(home, "amina", PASSPHRASE)
+    other = Store(tmp_path / "other-laptop.db", bytes(range(32)), device_id="f" * 32)
+    other.apply_remote(here.entries_after({}, limit=10**6))
+    [patient] = Clinic(here, supervisor).search("fatima")
+    Clinic(here, supervisor).edit(patient.id, {"birth_date": "1987-03-02"})
+    Clinic(other, User("nurse", "hoa", "clinician")).edit(patient.id, {"birth_date": "1989-03-02"})
+    here.apply_remote(other.entries_after(here.version_vector(), limit=10**6))
+    other.close()
+    here.close()
+    return patient.id
+
+
+async def test_supervisor_resolves_a_conflict_from_the_inbox(home, conflict):
+    app = FieldkitApp(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot)
+        await pilot.press("f8")
+        await until(pilot, lambda: screen(app) == "ConflictScreen"
+                    and app.screen.query_one("#conflict-list").row_count == 1)
+        assert "1987-03-02" in text(app, "#candidates") and "1989-03-02" in text(app, "#candidates")
+        await pilot.press("enter", "2", "tab", "f2")
+        await until(pilot, lambda: "reason" in text(app, "#conflict-error"))
+        await pilot.press(*"birth certificate seen", "f2")
+        await until(pilot, lambda: "No conflict waiting" in text(app, "#conflicts-title"))
+        record = await app.desk.patient(conflict)
+    assert record["birth_date"] == "1989-03-02" and record["conflicts"] == []
+
+
+async def test_command_palette_finds_a_patient_by_arabic_name(home):
+    app = FieldkitApp(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot)
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: screen(app) == "CommandPalette")
+        await pilot.press(*"فاطمه")
+        await until(pilot, lambda: "الحسن" in str(app.screen.query_one("CommandList").get_option_at_index(0).prompt))
+        await pilot.press("enter")
+        await until(pilot, lambda: screen(app) == "ChartScreen" and "فاطمة" in text(app, "#demographics"))

@@ -7,15 +7,18 @@ pushed and popped; the lock is a modal over whatever was open, so nothing typed 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Iterable
 
 from textual import events
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
+from textual.screen import Screen
 
 from fieldkit.store.home import Home
 from fieldkit.tui.chart import ChartScreen
+from fieldkit.tui.commands import PatientCommands
+from fieldkit.tui.conflicts import ConflictScreen
 from fieldkit.tui.desk import Desk
 from fieldkit.tui.encounter import EncounterScreen
 from fieldkit.tui.home import HomeScreen
@@ -29,6 +32,7 @@ IDLE_LOCK_SECONDS = 300
 class FieldkitApp(App):
     TITLE = "fieldkit"
     CSS_PATH = "fieldkit.tcss"
+    COMMANDS = App.COMMANDS | {PatientCommands}
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", id="quit", show=False)]
 
     sync_state: reactive[SyncState] = reactive(SyncState, always_update=True)
@@ -75,6 +79,21 @@ class FieldkitApp(App):
 
     def action_sync(self) -> None:
         self.push_screen(SyncScreen())
+
+    def action_conflicts(self) -> None:
+        if self.desk is not None and self.desk.user.role == "supervisor":
+            self.push_screen(ConflictScreen())
+        else:
+            self.notify("Only a supervisor resolves conflicts.", severity="warning")
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if self.desk is None:
+            return
+        yield SystemCommand("Register a patient", "Open the registration form (F4)", self.open_registration)
+        yield SystemCommand("Conflicts", "The supervisor's conflict inbox (F8)", self.action_conflicts)
+        yield SystemCommand("Sync", "Peers, progress and history (F9)", self.action_sync)
+        yield SystemCommand("Lock", "Lock the screen now (F12)", self.action_lock)
 
     # -- locking ---------------------------------------------------------------------------------
 

@@ -91,6 +91,20 @@ class Desk:
     async def record_encounter(self, data: dict[str, Any]) -> RecordedEncounter:
         return await off_loop(self.clinic.record_encounter, data)
 
+    async def conflicts(self) -> list[dict[str, Any]]:
+        """Open conflicts, safety fields first, each with the patient's name."""
+        def job(conn) -> list[dict[str, Any]]:
+            found = queries.conflicts(conn)
+            for conflict in found:
+                fields = queries.patient_fields(conn, conflict["patient_id"]) or {}
+                conflict["patient_name"] = " ".join(
+                    fields.get(k) or "" for k in ("given_name", "other_names", "family_name")).strip()
+            return sorted(found, key=lambda c: (not c["needs_review"], c["patient_name"], c["field"]))
+        return await off_loop(self.clinic.store.read, job)
+
+    async def resolve_conflict(self, conflict_id: str, value: Any, reason: str) -> None:
+        await off_loop(self.clinic.resolve_conflict, conflict_id, value, reason)
+
     def _draft_key(self, patient_id: str) -> str:
         return f"encounter:{self.user.id}:{patient_id}"
 

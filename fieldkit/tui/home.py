@@ -30,6 +30,7 @@ class HomeScreen(Screen):
         Binding("f4", "register", "Register", id="register"),
         Binding("pagedown", "page(1)", "Next page", id="next-page", show=False),
         Binding("pageup", "page(-1)", "Previous page", id="previous-page", show=False),
+        Binding("f8", "app.conflicts", "Conflicts", id="conflicts"),
         Binding("f9", "app.sync", "Sync", id="sync"),
         Binding("f12", "app.lock", "Lock", id="lock"),
     ]

@@ -1,0 +1,123 @@
+"""The supervisor's conflict inbox: two laptops changed one field without seeing each other.
+
+Both values stand side by side with who wrote them and when. The supervisor picks one (1, 2, …)
+or types a third, gives a reason, and F2 journals the choice: it spreads like any other change
+and closes the conflict everywhere. Safety fields (birth date, sex, allergies, identifiers) are
+listed first; they are the ones no machine may decide alone.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Label, Static
+
+from fieldkit.errors import FieldkitError
+from fieldkit.records.queries import when
+from fieldkit.tui.status import StatusBar
+
+
+def shown(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def typed(text: str, like: Any) -> Any:
+    """A third value typed as text, shaped like the values in conflict (a list, a map, a word)."""
+    if isinstance(like, list):
+        return [item.strip() for item in text.split(",") if item.strip()]
+    if isinstance(like, dict):
+        pairs = [item.partition("=") for item in text.split(",") if item.strip()]
+        return {system.strip(): value.strip() for system, _, value in pairs}
+    return text
+
+
+class ConflictScreen(Screen):
+    BINDINGS = [
+        Binding("f2", "resolve", "Resolve", id="resolve", priority=True),
+        Binding("escape", "app.pop_screen", "Back", id="back"),
+        Binding("f12", "app.lock", "Lock", id="lock"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conflicts: list[dict[str, Any]] = []
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+        yield Static("Conflicts waiting for a decision", classes="title", id="conflicts-title")
+        yield DataTable(id="conflict-list", cursor_type="row")
+        with Vertical(id="conflict-detail"):
+            yield Static(id="candidates")
+            yield Input(placeholder="Value to keep: 1, 2… picks one, or type another", id="choice", compact=True)
+            yield Input(placeholder="Reason (required, journalled with the decision)", id="reason", compact=True)
+            yield Label("", id="conflict-error", classes="error")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#conflict-list", DataTable).add_columns("Patient", "Field", "Values")
+        self.load()
+
+    @work(exclusive=True)
+    async def load(self) -> None:
+        self.conflicts = await self.app.desk.conflicts()
+        table = self.query_one("#conflict-list", DataTable)
+        table.clear()
+        for conflict in self.conflicts:
+            values = " | ".join(shown(c["value"]) for c in conflict["candidates"])
+            table.add_row(conflict["patient_name"], conflict["field"] + (" (safety)" if conflict["needs_review"] else ""),
+                          values)
+        self.query_one("#conflicts-title", Static).update(
+            f"{len(self.conflicts)} conflict(s) waiting for a decision" if self.conflicts else "No conflict waiting")
+        self.show_detail(0)
+        table.focus()
+
+    @on(DataTable.RowHighlighted, "#conflict-list")
+    def highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.show_detail(event.cursor_row)
+
+    def show_detail(self, row: int) -> None:
+        if not self.conflicts:
+            self.query_one("#candidates", Static).update("")
+            return
+        conflict = self.conflicts[row]
+        self.query_one("#candidates", Static).update("\n".join(
+            f"{i}. {shown(c['value'])}   by {c['author']} at {when(c['ver'])[:16]}"
+            for i, c in enumerate(conflict["candidates"], start=1)))
+
+    @on(DataTable.RowSelected, "#conflict-list")
+    def chosen(self) -> None:
+        self.query_one("#choice").focus()
+
+    def action_resolve(self) -> None:
+        self.resolve()
+
+    @work(exclusive=True)
+    async def resolve(self) -> None:
+        if not self.conflicts:
+            return
+        conflict = self.conflicts[self.query_one("#conflict-list", DataTable).cursor_row]
+        choice = self.query_one("#choice", Input).value.strip()
+        candidates = conflict["candidates"]
+        picked = choice.isdigit() and 0 < int(choice) <= len(candidates)
+        value = candidates[int(choice) - 1]["value"] if picked else typed(choice, candidates[0]["value"])
+        try:
+            if choice == "":
+                raise FieldkitError("pick a value (1, 2…) or type the one to keep")
+            await self.app.desk.resolve_conflict(conflict["id"], value, self.query_one("#reason", Input).value)
+        except FieldkitError as exc:
+            self.query_one("#conflict-error", Label).update(str(exc))
+            return
+        self.query_one("#choice", Input).value = self.query_one("#reason", Input).value = ""
+        self.query_one("#conflict-error", Label).update("")
+        self.app.notify(f"Kept {shown(value)} for {conflict['field']}.")
+        self.load()
