@@ -46,6 +46,7 @@ class FieldkitApp(App):
         self.given_passphrase = passphrase
         self.idle_lock_seconds = idle_lock_seconds
         self.desk: Desk | None = None
+        self.locked = False
         self.last_input = time.monotonic()
 
     def on_mount(self) -> None:
@@ -98,8 +99,14 @@ class FieldkitApp(App):
     # -- locking ---------------------------------------------------------------------------------
 
     def action_lock(self) -> None:
-        if self.desk is not None and not isinstance(self.screen, LockScreen):
-            self.push_screen(LockScreen())
+        # A flag, not a look at the top screen: the timer may fire again before the push lands.
+        if self.desk is not None and not self.locked:
+            self.locked = True
+            self.push_screen(LockScreen(), callback=self._unlocked)
+
+    def _unlocked(self, _=None) -> None:
+        self.locked = False
+        self.last_input = time.monotonic()
 
     def _lock_when_idle(self) -> None:
         if time.monotonic() - self.last_input >= self.idle_lock_seconds:

@@ -100,6 +100,7 @@ class LockScreen(ModalScreen[None]):
     """Covers everything until the signed-in user's passphrase is given again."""
 
     BINDINGS = [Binding("ctrl+q", "app.quit", "Quit", id="quit")]
+    AUTO_FOCUS = "#lock-passphrase"
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="form", id="lock"):
@@ -107,9 +108,6 @@ class LockScreen(ModalScreen[None]):
             yield Input(password=True, id="lock-passphrase")
             yield Label("", id="lock-error", classes="error")
             yield Button("Unlock", id="unlock-button", variant="primary")
-
-    def on_mount(self) -> None:
-        self.query_one("#lock-passphrase").focus()
 
     @on(Input.Submitted)
     @on(Button.Pressed)
