@@ -191,8 +191,7 @@ def patient_options(required: bool):
 
 def patient_input(values: dict[str, Any]) -> dict[str, Any]:
     from fieldkit.errors import FieldkitError
-    from fieldkit.records.models import Patient
-    from fieldkit.text import parse_number
+    from fieldkit.records.models import estimated_birth
 
     data = {k: v for k, v in values.items() if v not in (None, (), "")}
     if "identifiers" in data:
@@ -207,12 +206,7 @@ def patient_input(values: dict[str, Any]) -> dict[str, Any]:
     if "birth_date" in data:
         data["birth_date_estimated"] = False  # a known date replaces an estimate
     if "age" in data:
-        try:
-            years = parse_number(data.pop("age"))
-        except ValueError as exc:
-            raise FieldkitError(f"age: {exc}") from None
-        data["birth_date"] = Patient.estimated_birth_date(years).isoformat()
-        data["birth_date_estimated"] = True
+        data.update(estimated_birth(data.pop("age")))
     return data
 
 
@@ -267,8 +261,9 @@ def patient_show(context: Context, patient_id: str, as_json: bool) -> None:
 
 
 def _describe_patient(record: dict[str, Any]) -> str:
-    name = " ".join(record.get(k) or "" for k in ("given_name", "other_names", "family_name")).split()
-    lines = [f"{' '.join(name)}  ({record.get('sex') or 'unknown'}, born {record.get('birth_date') or '?'}"
+    from fieldkit.records.models import full_name
+
+    lines = [f"{full_name(record)}  ({record.get('sex') or 'unknown'}, born {record.get('birth_date') or '?'}"
              f"{' estimated' if record.get('birth_date_estimated') else ''})",
              f"id {record['id']}  phone {record.get('phone') or '-'}  locality {record.get('locality') or '-'}"]
     if record.get("allergies"):
@@ -339,11 +334,13 @@ def encounter_add(context: Context, patient_id: str, kind: str, diagnosis: tuple
                   refer_to: str | None, refer_reason: str, urgency: str, follow_up: str | None, notes: str,
                   hypercapnic: bool, as_json: bool, **vitals: Any) -> None:
     """Record an encounter: vitals in, NEWS2 and qSOFA out."""
+    from fieldkit.records.models import diagnosis_from_text, prescription_from_text
+
     data: dict[str, Any] = {
         "patient_id": patient_id, "kind": kind, "notes": notes, "hypercapnic": hypercapnic,
         "vitals": {k: v for k, v in vitals.items() if v not in (None, False)},
-        "diagnoses": [dict(zip(("code", "text"), d.split(":", 1))) if ":" in d else {"text": d} for d in diagnosis],
-        "prescriptions": [_prescription(item) for item in rx],
+        "diagnoses": [diagnosis_from_text(item) for item in diagnosis],
+        "prescriptions": [prescription_from_text(item) for item in rx],
     }
     if refer_to:
         data["referral"] = {"to_facility": refer_to, "reason": refer_reason, "urgency": urgency}
@@ -362,11 +359,6 @@ def encounter_add(context: Context, patient_id: str, kind: str, diagnosis: tuple
          f"{recorded.encounter_id}\n{recorded.news2.summary}  [{parts}]"
          f"{'' if recorded.news2.complete else '  incomplete: ' + ', '.join(recorded.news2.missing)}\n"
          f"{recorded.qsofa.summary}")
-
-
-def _prescription(item: str) -> dict[str, Any]:
-    fields = ("drug", "dose", "route", "frequency", "duration_days")
-    return {name: value for name, value in zip(fields, (part.strip() for part in item.split(";"))) if value}
 
 
 # -- database and audit ------------------------------------------------------------------------

@@ -134,3 +134,8 @@ def test_help_is_fast_and_imports_nothing_heavy():
             "print(heavy)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_impossible_age_is_one_line(clinic):
+    result = run(clinic, "patient", "add", "--given", "Lan", "--age", "140")
+    assert result.returncode == 1 and result.stderr == "error: age: 140 years is not possible (0–125)\n"

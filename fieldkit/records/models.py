@@ -13,10 +13,11 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Literal
+from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from fieldkit.errors import FieldkitError
 from fieldkit.text import ascii_digits, clean_text, parse_number
 
 Sex = Literal["female", "male", "other", "unknown"]
@@ -24,6 +25,8 @@ Avpu = Literal["A", "C", "V", "P", "U"]  # C: new confusion (NEWS2's ACVPU)
 EncounterKind = Literal["visit", "teletriage", "home", "screening", "vaccination"]
 Urgency = Literal["routine", "urgent", "emergency"]
 
+NAME_PARTS = ("given_name", "other_names", "family_name")
+PRESCRIPTION_PARTS = ("drug", "dose", "route", "frequency", "duration_days")
 OLDEST_BIRTH = date(1900, 1, 1)
 MAX_AGE_YEARS = 125
 _PHONE = re.compile(r"\+?[0-9]{6,15}")
@@ -106,6 +109,11 @@ def alarm(measure: Measure, value: float) -> str | None:
     if value > high:
         return f"{measure.label} {_format(value, measure.decimals)} {measure.unit} is very high"
     return None
+
+
+def full_name(record: Mapping[str, Any]) -> str:
+    """The name parts of a patient record (a dict of its fields) as one line."""
+    return " ".join(part for part in (record.get(name) for name in NAME_PARTS) if part)
 
 
 def age_in_years(birth: date, on: date | None = None) -> float:
@@ -275,13 +283,13 @@ class Patient(Record):
 
     @property
     def full_name(self) -> str:
-        return " ".join(part for part in (self.given_name, self.other_names, self.family_name) if part)
+        return full_name(vars(self))
 
     @staticmethod
     def estimated_birth_date(age_years: float, today: date | None = None) -> date:
         """The birth date of someone `age_years` old today (fractions for infants: 0.5 is 6 months)."""
         if not 0 <= age_years <= MAX_AGE_YEARS:
-            raise ValueError(f"age {age_years:g} is not possible (0–{MAX_AGE_YEARS} years)")
+            raise ValueError(f"{age_years:g} years is not possible (0–{MAX_AGE_YEARS})")
         today = today or date.today()
         whole = int(age_years)
         try:
@@ -294,6 +302,15 @@ class Patient(Record):
         """The journal's field values: absent, blank and false fields are left out."""
         return {name: value for name, value in self.model_dump(mode="json").items()
                 if value not in (None, "", [], {}, False)}
+
+
+def estimated_birth(age: str | float) -> dict[str, Any]:
+    """The birth-date fields of someone whose age alone is known, as typed in any script."""
+    try:
+        born = Patient.estimated_birth_date(parse_number(age))
+    except ValueError as exc:
+        raise FieldkitError(f"age: {exc}") from None
+    return {"birth_date": born.isoformat(), "birth_date_estimated": True}
 
 
 class Diagnosis(Record):
@@ -365,6 +382,17 @@ class FollowUp(Record):
     @classmethod
     def _clean(cls, value: Any) -> Any:
         return _text(value)
+
+
+def diagnosis_from_text(text: str) -> dict[str, str]:
+    """A diagnosis typed on one line: "J18.9:pneumonia", or only the text."""
+    return dict(zip(("code", "text"), text.split(":", 1))) if ":" in text else {"text": text}
+
+
+def prescription_from_text(text: str) -> dict[str, str]:
+    """A prescription typed on one line: "drug;dose;route;frequency;days", the tail optional."""
+    return {name: value for name, value in zip(PRESCRIPTION_PARTS, (part.strip() for part in text.split(";")))
+            if value}
 
 
 class Encounter(Record):

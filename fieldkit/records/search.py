@@ -14,6 +14,7 @@ from functools import lru_cache
 from rapidfuzz import fuzz
 
 from fieldkit.namekeys import fold, query_alternatives, skeleton
+from fieldkit.records.models import full_name
 
 # Above every code point in UTF-8 order, so [key, key + TOP) is "starts with key".
 TOP = "\U0010ffff"
@@ -37,7 +38,7 @@ class PatientSummary:
 
     @property
     def full_name(self) -> str:
-        return " ".join(part for part in (self.given_name, self.other_names, self.family_name) if part)
+        return full_name(vars(self))
 
     @classmethod
     def from_row(cls, row) -> "PatientSummary":

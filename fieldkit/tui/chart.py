@@ -12,16 +12,16 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from fieldkit.records.models import full_name
 from fieldkit.tui.status import StatusBar
 
 
 def demographics(record: dict[str, Any]) -> str:
-    name = " ".join(record.get(k) or "" for k in ("given_name", "other_names", "family_name")).split()
     born = record.get("birth_date") or "unknown"
     if record.get("birth_date_estimated"):
         born += " (estimated)"
     ids = ", ".join(f"{system} {value}" for system, value in (record.get("identifiers") or {}).items())
-    lines = [" ".join(name),
+    lines = [full_name(record),
              f"{record.get('sex') or 'unknown'} · born {born} · {record.get('locality') or 'no locality'}",
              f"phone {record.get('phone') or '-'} · {ids or 'no identifier'}"]
     if record.get("merged_into"):

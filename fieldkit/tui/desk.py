@@ -15,7 +15,7 @@ from typing import Any, Callable, TypeVar
 
 from fieldkit.records import queries
 from fieldkit.records.duplicates import Match
-from fieldkit.records.models import Patient
+from fieldkit.records.models import NAME_PARTS, Patient, full_name
 from fieldkit.records.search import PatientSummary, recent
 from fieldkit.records.services import Clinic, RecordedEncounter, Registration, validated
 from fieldkit.store import drafts
@@ -73,9 +73,9 @@ class Desk:
             due = queries.due_followups(conn, until, limit=PAGE)
             referrals = queries.pending_referrals(conn, limit=PAGE)
             ids = sorted({task["patient_id"] for task in due + referrals})
-            names = {pid: " ".join(part for part in parts if part) for pid, *parts in conn.execute(
-                f"SELECT id, given_name, other_names, family_name FROM patients WHERE id IN "
-                f"({','.join('?' * len(ids))})", ids)} if ids else {}
+            names = {pid: full_name(dict(zip(NAME_PARTS, parts))) for pid, *parts in conn.execute(
+                f"SELECT id, {', '.join(NAME_PARTS)} FROM patients WHERE id IN ({','.join('?' * len(ids))})",
+                ids)} if ids else {}
             return Today(due, referrals, recent(conn, limit=PAGE), names)
         return await off_loop(self.clinic.store.read, job)
 
@@ -96,9 +96,7 @@ class Desk:
         def job(conn) -> list[dict[str, Any]]:
             found = queries.conflicts(conn)
             for conflict in found:
-                fields = queries.patient_fields(conn, conflict["patient_id"]) or {}
-                conflict["patient_name"] = " ".join(
-                    fields.get(k) or "" for k in ("given_name", "other_names", "family_name")).strip()
+                conflict["patient_name"] = full_name(queries.patient_fields(conn, conflict["patient_id"]) or {})
             return sorted(found, key=lambda c: (not c["needs_review"], c["patient_name"], c["field"]))
         return await off_loop(self.clinic.store.read, job)
 

@@ -19,7 +19,8 @@ from textual.screen import Screen
 from textual.widgets import Checkbox, Footer, Input, Label, Select, Static
 
 from fieldkit.errors import FieldkitError
-from fieldkit.records.models import MEASURES, Vitals, age_in_years, alarm, check_measure
+from fieldkit.records.models import (MEASURES, Vitals, age_in_years, alarm, check_measure, diagnosis_from_text,
+                                     full_name, prescription_from_text)
 from fieldkit.records.scores import Score, news2, qsofa
 from fieldkit.tui.status import StatusBar
 
@@ -55,7 +56,7 @@ class EncounterScreen(Screen):
         self.patient_id = patient_id
         birth = record.get("birth_date")
         self.age = age_in_years(date.fromisoformat(birth)) if birth else None
-        self.title_line = " ".join(record.get(k) or "" for k in ("given_name", "other_names", "family_name")).strip()
+        self.title_line = full_name(record)
         if record.get("allergies"):
             self.title_line += f"  ALLERGIES: {', '.join(record['allergies'])}"
 
@@ -165,11 +166,9 @@ class EncounterScreen(Screen):
         data: dict[str, Any] = {"patient_id": self.patient_id, "vitals": vitals,
                                 "hypercapnic": form["hypercapnic"], "notes": form["notes"]}
         if form["diagnosis"].strip():
-            code, _, text = form["diagnosis"].partition(":")
-            data["diagnoses"] = [{"code": code, "text": text} if text else {"text": code}]
+            data["diagnoses"] = [diagnosis_from_text(form["diagnosis"])]
         if form["prescription"].strip():
-            names = ("drug", "dose", "route", "frequency", "duration_days")
-            data["prescriptions"] = [{k: v.strip() for k, v in zip(names, form["prescription"].split(";")) if v.strip()}]
+            data["prescriptions"] = [prescription_from_text(form["prescription"])]
         if form["refer_to"].strip():
             data["referral"] = {"to_facility": form["refer_to"]}
         if form["follow_up"].strip():

@@ -17,8 +17,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Select, Static
 
 from fieldkit.errors import FieldkitError
-from fieldkit.records.models import Patient
-from fieldkit.text import parse_number
+from fieldkit.records.models import estimated_birth
 from fieldkit.tui.status import StatusBar
 
 SEX = [("female", "female"), ("male", "male"), ("other", "other"), ("unknown", "unknown")]
@@ -67,11 +66,7 @@ class RegisterScreen(Screen):
         if values["allergies"]:
             data["allergies"] = [a for a in values["allergies"].split(",") if a.strip()]
         if values["age"] and not values["birth_date"]:
-            try:
-                data["birth_date"] = Patient.estimated_birth_date(parse_number(values["age"])).isoformat()
-            except ValueError as exc:
-                raise FieldkitError(f"age: {exc}") from None
-            data["birth_date_estimated"] = True
+            data.update(estimated_birth(values["age"]))
         return data
 
     def action_save(self) -> None:
