@@ -70,6 +70,16 @@ async def sign_in(pilot, passphrase=PASSPHRASE) -> None:
     await until(pilot, lambda: screen(pilot.app) == "HomeScreen")
 
 
+async def open_encounter_for_fatima(pilot) -> None:
+    app = pilot.app
+    await pilot.press(*"fatima")
+    await until(pilot, lambda: app.screen.query_one("#results").row_count == 1)
+    await pilot.press("enter")
+    await until(pilot, lambda: screen(app) == "ChartScreen" and app.screen.record is not None)
+    await pilot.press("f5")
+    await until(pilot, lambda: screen(app) == "EncounterScreen")
+
+
 async def test_guard_catches_a_database_call_on_the_loop(home):
     from fieldkit.store.session import unlock
 
@@ -117,12 +127,7 @@ async def test_impossible_reading_is_refused_on_blur_and_alarming_one_flagged(ho
     app = FieldkitApp(home)
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot)
-        await pilot.press(*"fatima")
-        await until(pilot, lambda: app.screen.query_one("#results").row_count == 1)
-        await pilot.press("enter")
-        await until(pilot, lambda: screen(app) == "ChartScreen" and app.screen.record is not None)
-        await pilot.press("f5")
-        await until(pilot, lambda: screen(app) == "EncounterScreen")
+        await open_encounter_for_fatima(pilot)
         await pilot.press(*"52", "tab")
         await until(pilot, lambda: "refused" in text(app, "#temperature_c-note"))
         assert "25–45" in text(app, "#temperature_c-note")
@@ -137,12 +142,7 @@ async def test_a_draft_survives_leaving_the_form(home):
     app = FieldkitApp(home)
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot)
-        await pilot.press(*"fatima")
-        await until(pilot, lambda: app.screen.query_one("#results").row_count == 1)
-        await pilot.press("enter")
-        await until(pilot, lambda: screen(app) == "ChartScreen" and app.screen.record is not None)
-        await pilot.press("f5")
-        await until(pilot, lambda: screen(app) == "EncounterScreen")
+        await open_encounter_for_fatima(pilot)
         await pilot.press(*"37.8", "tab", *"88")
         await pilot.pause(0.3)
         await pilot.press("escape")
@@ -220,3 +220,16 @@ async def test_command_palette_finds_a_patient_by_arabic_name(home):
         await until(pilot, lambda: "الحسن" in str(app.screen.query_one("CommandList").get_option_at_index(0).prompt))
         await pilot.press("enter")
         await until(pilot, lambda: screen(app) == "ChartScreen" and "فاطمة" in text(app, "#demographics"))
+
+
+async def test_first_run_creates_the_clinic_and_signs_in(tmp_path):
+    home = Home(tmp_path / "new")
+    app = FieldkitApp(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: getattr(app.screen.focused, "id", None) == "new-user")
+        await pilot.press(*"amina", "enter", *PASSPHRASE, "enter", *"something else", "enter")
+        await until(pilot, lambda: "differ" in text(app, "#unlock-error"))
+        assert not home.exists
+        await pilot.press(*PASSPHRASE, "enter", *PASSPHRASE, "enter")
+        await until(pilot, lambda: screen(app) == "HomeScreen")
+        assert app.signed_in == "amina (supervisor)" and home.exists

@@ -21,7 +21,8 @@ from fieldkit.records.services import Clinic, RecordedEncounter, Registration, v
 from fieldkit.store import drafts
 from fieldkit.store.home import Home
 from fieldkit.store.keystore import Keystore, User
-from fieldkit.store.session import unlock
+from fieldkit.store.session import create_clinic, unlock
+from fieldkit.sync.identity import new_device_key
 
 T = TypeVar("T")
 PAGE = 20
@@ -54,6 +55,14 @@ class Desk:
     async def open(cls, home: Home, name: str, passphrase: str) -> "Desk":
         """Unlock (Argon2id takes most of a second) without freezing the screen."""
         store, user = await off_loop(unlock, home, name, passphrase)
+        return cls(home, Clinic(store, user))
+
+    @classmethod
+    async def create(cls, home: Home, supervisor: str, passphrase: str) -> "Desk":
+        """A new clinic on this laptop, signed in as its first supervisor."""
+        key, device = new_device_key()
+        store, user = await off_loop(create_clinic, home, supervisor=supervisor, passphrase=passphrase,
+                                     device_id=device, device_key=key)
         return cls(home, Clinic(store, user))
 
     async def check_passphrase(self, passphrase: str) -> None:

@@ -15,8 +15,6 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from fieldkit.errors import FieldkitError
 from fieldkit.store.keystore import Keystore
-from fieldkit.store.session import create_clinic
-from fieldkit.sync.identity import new_device_key
 from fieldkit.tui.desk import Desk, off_loop
 from fieldkit.tui.status import StatusBar
 
@@ -79,19 +77,16 @@ class UnlockScreen(Screen):
                 name = self.query_one("#new-user", Input).value.strip()
                 if passphrase != self.query_one("#again", Input).value:
                     raise FieldkitError("the two passphrases differ")
-                key, device = new_device_key()
-                store, _ = await off_loop(create_clinic, self.app.home, supervisor=name, passphrase=passphrase,
-                                          device_id=device, device_key=key)
-                await off_loop(store.close)
+                desk = await Desk.create(self.app.home, name, passphrase)
             else:
                 select = self.query_one("#user", Select)
                 if select.is_blank():
                     raise FieldkitError("choose a user")
-                name = select.value
-            desk = await Desk.open(self.app.home, name, passphrase)
+                desk = await Desk.open(self.app.home, select.value, passphrase)
         except FieldkitError as exc:
             error.update(str(exc))
-            self.query_one("#passphrase", Input).value = ""
+            self.query_one("#passphrase", Input).value = self.query_one("#again", Input).value = ""
+            self.query_one("#passphrase").focus()
             return
         await self.app.signed_in_as(desk)
 
