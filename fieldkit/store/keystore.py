@@ -108,6 +108,23 @@ class Keystore:
                          (user.id, name, role, language, *self._seal(user.id, passphrase, key, kdf or KDF)))
         return user
 
+    def set_language(self, name: str, language: str) -> User:
+        """The language this user's screens are shown in; a preference, so no passphrase needed."""
+        user = self.user(name)
+        with self._connect() as conn:
+            conn.execute("UPDATE users SET language = ? WHERE id = ?", (language, user.id))
+        return User(user.id, user.name, user.role, language)
+
+    def get_setting(self, key: str, default: str = "") -> str:
+        """A setting of this laptop (not of a user, not of a patient): the terminal's RTL mode."""
+        with self._connect() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (f"setting:{key}",)).fetchone()
+        return row[0] if row else default
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self._connect() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"setting:{key}", value))
+
     def unlock(self, name: str, passphrase: str) -> tuple[User, bytes]:
         user = self.user(name)
         with self._connect() as conn:

@@ -1,0 +1,97 @@
+"""What people read, in their language: gettext catalogues, and numbers and dates per locale.
+
+Only display changes. Storage, search keys and the journal keep canonical text (ASCII digits,
+ISO dates), so a record written in Persian reads the same in French on the next laptop.
+
+The language is a process-wide setting because one person uses the clinic screen at a time; the
+screen switches it at sign-in (each user keeps their own) and whenever the user changes it.
+Strings are looked up when they are shown, never at import, so switching takes effect on the
+next screen drawn. `N_` marks a string for the catalogue where it is defined (a table, a key
+binding) and `_` translates it where it is shown.
+"""
+
+from __future__ import annotations
+
+import gettext as _gettext
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+
+from babel import Locale
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal
+
+DOMAIN = "fieldkit"
+CATALOGUES = Path(__file__).parent / "locale"
+
+# Each language's own name for itself, as a picker shows it.
+LANGUAGES = {"en": "English", "fr": "Français", "ar": "العربية", "fa": "فارسی", "vi": "Tiếng Việt"}
+# The CLDR locale used for formats: the countries the programmes serve (Syria for Arabic gives
+# Arabic-Indic digits; Iran for Persian gives Persian digits).
+LOCALES = {"en": "en_GB", "fr": "fr_FR", "ar": "ar_SY", "fa": "fa_IR", "vi": "vi_VN"}
+DIGITS = {"arab": "٠١٢٣٤٥٦٧٨٩", "arabext": "۰۱۲۳۴۵۶۷۸۹"}
+
+_language = "en"
+
+
+@cache
+def _catalogue(language: str) -> _gettext.NullTranslations:
+    return _gettext.translation(DOMAIN, CATALOGUES, languages=[language], fallback=True)
+
+
+def set_language(language: str) -> None:
+    global _language
+    if language not in LANGUAGES:
+        raise ValueError(f"no catalogue for {language!r}; choose one of {', '.join(LANGUAGES)}")
+    _language = language
+
+
+def language() -> str:
+    return _language
+
+
+def _(message: str) -> str:
+    return _catalogue(_language).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return _catalogue(_language).ngettext(singular, plural, n)
+
+
+def N_(message: str) -> str:
+    return message
+
+
+@cache
+def _locale(language: str) -> Locale:
+    return Locale.parse(LOCALES[language])
+
+
+def right_to_left(language: str | None = None) -> bool:
+    return _locale(language or _language).text_direction == "rtl"
+
+
+def digits(text: str) -> str:
+    """ASCII digits in `text` written in the locale's own digits (display only)."""
+    own = DIGITS.get(_locale(_language).default_numbering_system)
+    return text.translate(str.maketrans("0123456789", own)) if own else text
+
+
+def number(value: float | int, places: int | None = None) -> str:
+    pattern = None if places is None else "#,##0." + "0" * places if places else "#,##0"
+    shown = format_decimal(value, format=pattern, locale=_locale(_language), numbering_system="default")
+    return digits(shown)
+
+
+def day(value: date | str) -> str:
+    """A calendar day as the locale writes it; ISO strings (storage's form) are accepted."""
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
+    return digits(format_date(value, "medium", locale=_locale(_language)))
+
+
+def moment(value: datetime | str) -> str:
+    """A date and time to the minute, as the locale writes it."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return digits(format_datetime(value, "short", locale=_locale(_language)))
