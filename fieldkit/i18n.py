@@ -16,10 +16,11 @@ import gettext as _gettext
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from babel import Locale
-from babel.dates import format_date, format_datetime
-from babel.numbers import format_decimal
+if TYPE_CHECKING:
+    from babel import Locale
+
 
 DOMAIN = "fieldkit"
 CATALOGUES = Path(__file__).parent / "locale"
@@ -63,7 +64,9 @@ def N_(message: str) -> str:
 
 
 @cache
-def _locale(language: str) -> Locale:
+def _locale(language: str) -> "Locale":
+    from babel import Locale  # Babel's import costs tens of milliseconds the CLI need not pay
+
     return Locale.parse(LOCALES[language])
 
 
@@ -78,6 +81,8 @@ def digits(text: str) -> str:
 
 
 def number(value: float | int, places: int | None = None) -> str:
+    from babel.numbers import format_decimal
+
     pattern = None if places is None else "#,##0." + "0" * places if places else "#,##0"
     shown = format_decimal(value, format=pattern, locale=_locale(_language), numbering_system="default")
     return digits(shown)
@@ -85,6 +90,8 @@ def number(value: float | int, places: int | None = None) -> str:
 
 def day(value: date | str) -> str:
     """A calendar day as the locale writes it; ISO strings (storage's form) are accepted."""
+    from babel.dates import format_date
+
     if isinstance(value, str):
         value = date.fromisoformat(value[:10])
     return digits(format_date(value, "medium", locale=_locale(_language)))
@@ -92,6 +99,8 @@ def day(value: date | str) -> str:
 
 def moment(value: datetime | str) -> str:
     """A date and time to the minute, as the locale writes it."""
+    from babel.dates import format_datetime
+
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return digits(format_datetime(value, "short", locale=_locale(_language)))

@@ -8,7 +8,7 @@ import sys
 
 import fieldkit
 
-HEADLESS = ["fieldkit.text", "fieldkit.namekeys", "fieldkit.records", "fieldkit.store", "fieldkit.sync",
+HEADLESS = ["fieldkit.text", "fieldkit.i18n", "fieldkit.namekeys", "fieldkit.records", "fieldkit.store", "fieldkit.sync",
             "fieldkit.cli"]
 
 

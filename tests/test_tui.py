@@ -167,3 +167,119 @@ async def test_first_run_creates_the_clinic_and_signs_in(tmp_path):
         await pilot.press(*PASSPHRASE, "enter", *PASSPHRASE, "enter")
         await until(pilot, lambda: screen(app) == "HomeScreen")
         assert app.signed_in == "amina (supervisor)" and home.exists
+
+
+async def open_settings(pilot) -> None:
+    await pilot.press("f11")
+    await until(pilot, lambda: screen(pilot.app) == "SettingsScreen")
+
+
+def footer_words(app) -> set[str]:
+    return {binding.description for _key, binding, *_rest in app.screen.active_bindings.values()}
+
+
+async def test_switch_to_arabic_and_find_a_patient_by_arabic_name(home):
+    from fieldkit import i18n
+    from fieldkit.store.keystore import Keystore
+
+    app = FieldkitApp(home)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await sign_in(pilot)
+            assert "Search" in footer_words(app)
+            await open_settings(pilot)
+            app.screen.query_one("#language").value = "ar"
+            await until(pilot, lambda: screen(app) == "HomeScreen" and i18n.language() == "ar")
+            assert "بحث" in footer_words(app) and "Search" not in footer_words(app)
+            await pilot.press(*"فاطمه")  # taa marbuta typed as haa, as people do
+            await until(pilot, lambda: app.screen.query_one("#results").row_count == 1)
+            assert "الحسن" in app.screen.query_one("#results").get_row_at(0)[0]
+            assert text(app, "#results-title") == i18n._("Patients found, page {n}").format(n="١")
+        assert Keystore(home.keystore).user("amina").language == "ar"
+        # the next start greets in the language last used on this laptop
+        async with FieldkitApp(home).run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: passphrase_field_ready(pilot.app))
+            assert text(pilot.app, "#unlock-title") == "تسجيل الدخول"
+    finally:
+        i18n.set_language("en")
+
+
+async def test_session_pin_unlocks_the_lock_screen(home):
+    app = FieldkitApp(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot)
+        await open_settings(pilot)
+        app.screen.query_one("#pin").focus()
+        await pilot.press(*"4427", "tab", *"4471", "enter")
+        assert "differ" in text(app, "#settings-error") and app.pin is None
+        app.screen.query_one("#pin").focus()
+        await pilot.press(*"4427", "tab", *"4427", "enter")
+        assert app.pin is not None
+        await pilot.press("escape", "f12")
+        await until(pilot, lambda: screen(app) == "LockScreen")
+        await pilot.press(*"1111", "enter")
+        await until(pilot, lambda: "tries left" in text(app, "#lock-error"))
+        await pilot.press(*"4427", "enter")
+        await until(pilot, lambda: screen(app) == "HomeScreen")
+
+
+async def test_pin_is_forgotten_when_the_app_closes(home):
+    async with FieldkitApp(home).run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot)
+        pilot.app.set_pin("4427")
+    app = FieldkitApp(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot)
+        assert app.pin is None
+        await pilot.press("f12")
+        await until(pilot, lambda: screen(app) == "LockScreen")
+        await pilot.press(*"4427", "enter")
+        await until(pilot, lambda: "wrong passphrase" in text(app, "#lock-error"))
+
+
+async def test_site_keymap_remaps_by_binding_id(home):
+    (home.path / "keymap.toml").write_text('register = "f6"\n', encoding="utf-8")
+    app = FieldkitApp(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot)
+        await pilot.press("f4")
+        await pilot.pause(0.2)
+        assert screen(app) == "HomeScreen"
+        await pilot.press("f6")
+        await until(pilot, lambda: screen(app) == "RegisterScreen")
+
+
+async def test_broken_keymap_is_reported_and_defaults_kept(home):
+    (home.path / "keymap.toml").write_text('register = [f6\n', encoding="utf-8")
+    app = FieldkitApp(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot)
+        assert "keymap.toml ignored" in app.keymap_error
+        await pilot.press("f4")
+        await until(pilot, lambda: screen(app) == "RegisterScreen")
+
+
+async def test_rtl_test_card_sets_the_render_mode_for_this_laptop(home):
+    from fieldkit.store.keystore import Keystore
+    from fieldkit.tui import rtl
+
+    app = FieldkitApp(home)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await sign_in(pilot)
+            await open_settings(pilot)
+            assert all(line in text(app, "#test-card") for line in rtl.TEST_CARD)  # mode 1 draws them as stored
+            app.screen.query_one("#rtl-mode").focus()
+            await pilot.press("3", "enter")
+            await until(pilot, lambda: screen(app) == "HomeScreen" and rtl.mode() == "words")
+            await pilot.press(*"fatima")
+            await until(pilot, lambda: app.screen.query_one("#results").row_count == 1)
+            row = app.screen.query_one("#results").get_row_at(0)
+            assert row[0] == "الحسن فاطمة"  # drawn in visual word order
+        assert Keystore(home.keystore).get_setting("rtl_mode") == "words"
+        async with FieldkitApp(home).run_test(size=(80, 24)) as pilot:
+            await sign_in(pilot)
+            record = await pilot.app.desk.patient((await pilot.app.desk.search("fatima"))[0].id)
+            assert record["given_name"] == "فاطمة"  # stored text stays logical
+    finally:
+        rtl.set_mode("terminal")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
+from fieldkit.i18n import N_
 from fieldkit.namekeys import fold, index_keys, skeleton
 from fieldkit.records.models import Patient
 from fieldkit.records.search import SUMMARY, PatientSummary
@@ -59,13 +60,13 @@ def likely_duplicates(conn, patient: Patient, *, exclude: str = "", limit: int =
         reasons = []
         score = _name_score(patient.full_name, other.full_name)
         if patient.phone and other.phone and patient.phone[-9:] == other.phone[-9:]:
-            reasons.append("same phone")
+            reasons.append(N_("same phone"))
         shared_ids = set(patient.identifiers.values()) & set(json.loads(row[-1] or "{}").values())
         if shared_ids:
-            reasons.append("same identifier")
+            reasons.append(N_("same identifier"))
         if patient.sex not in ("unknown", other.sex) and other.sex != "unknown":
             score -= 30
-            reasons.append("different sex")
+            reasons.append(N_("different sex"))
         other_year = _year(other.birth_date)
         if year and other_year and abs(year - other_year) > 2:
             score -= 20
@@ -73,6 +74,6 @@ def likely_duplicates(conn, patient: Patient, *, exclude: str = "", limit: int =
         if "same identifier" in reasons or "same phone" in reasons:
             score = max(score, 90)
         if score >= THRESHOLD:
-            matches.append(Match(other, min(score, 100), tuple(["similar name"] + reasons)))
+            matches.append(Match(other, min(score, 100), tuple([N_("similar name")] + reasons)))
     matches.sort(key=lambda m: (-m.score, m.patient.id))
     return matches[:limit]

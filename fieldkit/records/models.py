@@ -18,6 +18,7 @@ from typing import Any, Literal, Mapping
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fieldkit.errors import FieldkitError
+from fieldkit.i18n import N_, _
 from fieldkit.text import ascii_digits, clean_text, parse_number
 
 Sex = Literal["female", "male", "other", "unknown"]
@@ -52,20 +53,20 @@ class Measure:
 
 
 MEASURES: dict[str, Measure] = {
-    "temperature_c": Measure("Temperature", "°C", "Cel", "8310-5", (25, 45), (35.0, 39.5), 1),
-    "pulse": Measure("Pulse", "/min", "/min", "8867-4", (20, 300), (40, 130)),
-    "resp_rate": Measure("Respiratory rate", "/min", "/min", "9279-1", (2, 100), (8, 30)),
-    "systolic_bp": Measure("Systolic BP", "mmHg", "mm[Hg]", "8480-6", (40, 300), (90, 180)),
-    "diastolic_bp": Measure("Diastolic BP", "mmHg", "mm[Hg]", "8462-4", (20, 200), (40, 110)),
-    "spo2": Measure("SpO2", "%", "%", "2708-6", (40, 100), (92, 100)),
-    "weight_kg": Measure("Weight", "kg", "kg", "29463-7", (0.3, 350), (0.3, 350), 1),
-    "height_cm": Measure("Height", "cm", "cm", "8302-2", (20, 250), (20, 250), 1),
-    "muac_mm": Measure("MUAC", "mm", "mm", "56072-2", (50, 500), (125, 500)),
+    "temperature_c": Measure(N_("Temperature"), "°C", "Cel", "8310-5", (25, 45), (35.0, 39.5), 1),
+    "pulse": Measure(N_("Pulse"), "/min", "/min", "8867-4", (20, 300), (40, 130)),
+    "resp_rate": Measure(N_("Respiratory rate"), "/min", "/min", "9279-1", (2, 100), (8, 30)),
+    "systolic_bp": Measure(N_("Systolic BP"), "mmHg", "mm[Hg]", "8480-6", (40, 300), (90, 180)),
+    "diastolic_bp": Measure(N_("Diastolic BP"), "mmHg", "mm[Hg]", "8462-4", (20, 200), (40, 110)),
+    "spo2": Measure(N_("SpO2"), "%", "%", "2708-6", (40, 100), (92, 100)),
+    "weight_kg": Measure(N_("Weight"), "kg", "kg", "29463-7", (0.3, 350), (0.3, 350), 1),
+    "height_cm": Measure(N_("Height"), "cm", "cm", "8302-2", (20, 250), (20, 250), 1),
+    "muac_mm": Measure(N_("MUAC"), "mm", "mm", "56072-2", (50, 500), (125, 500)),
 }
 # Glucose is stored in the unit the meter showed; never converted silently (factor about 18).
 GLUCOSE: dict[str, Measure] = {
-    "mg/dL": Measure("Blood glucose", "mg/dL", "mg/dL", "41653-7", (10, 1500), (70, 250)),
-    "mmol/L": Measure("Blood glucose", "mmol/L", "mmol/L", "15074-8", (0.5, 85), (3.9, 14), 1),
+    "mg/dL": Measure(N_("Blood glucose"), "mg/dL", "mg/dL", "41653-7", (10, 1500), (70, 250)),
+    "mmol/L": Measure(N_("Blood glucose"), "mmol/L", "mmol/L", "15074-8", (0.5, 85), (3.9, 14), 1),
 }
 
 
@@ -97,17 +98,16 @@ def check_measure(measure: Measure, value: Any) -> float:
     number = round_half_up(parse_number(value), max(measure.decimals, 1))
     low, high = measure.possible
     if not low <= number <= high:
-        raise ValueError(f"{_format(number, measure.decimals)} {measure.unit} is not possible "
-                         f"(allowed {low:g}–{high:g} {measure.unit})")
+        raise ValueError(_("{value} {unit} is not possible (allowed {low}–{high} {unit})").format(
+            value=_format(number, measure.decimals), unit=measure.unit, low=f"{low:g}", high=f"{high:g}"))
     return number
 
 
 def alarm(measure: Measure, value: float) -> str | None:
     low, high = measure.alarming
-    if value < low:
-        return f"{measure.label} {_format(value, measure.decimals)} {measure.unit} is very low"
-    if value > high:
-        return f"{measure.label} {_format(value, measure.decimals)} {measure.unit} is very high"
+    if not low <= value <= high:
+        message = _("{label} {value} {unit} is very low") if value < low else _("{label} {value} {unit} is very high")
+        return message.format(label=_(measure.label), value=_format(value, measure.decimals), unit=measure.unit)
     return None
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+from fieldkit.i18n import N_, _
 from fieldkit.records.models import Vitals, round_half_up
 
 INF = float("inf")
@@ -26,7 +27,7 @@ Bands = tuple[tuple[float, int], ...]
 
 NEWS2_VERSION = "NEWS2 (RCP 2017, chart 1)"
 NEWS2_MIN_AGE = 16  # children's normal ranges differ: their NEWS2 bands would cry wolf
-NOT_FOR_CHILDREN = ("under 16", "NEWS2 is validated from 16 years: use a paediatric early-warning score")
+NOT_FOR_CHILDREN = (N_("under 16"), N_("NEWS2 is validated from 16 years: use a paediatric early-warning score"))
 NEWS2: dict[str, Bands] = {
     "resp_rate": ((8, 3), (11, 1), (20, 0), (24, 2), (INF, 3)),
     "spo2": ((91, 3), (93, 2), (95, 1), (INF, 0)),  # scale 1
@@ -41,9 +42,9 @@ SPO2_SCALE2_ON_OXYGEN: Bands = ((83, 3), (85, 2), (87, 1), (92, 0), (94, 1), (96
 OXYGEN_POINTS = 2
 NEW_CONFUSION_OR_WORSE = 3  # any of C, V, P, U
 # (lowest total, band, response), highest first; a 3 in any one parameter is at least low-medium.
-NEWS2_BANDS = ((7, "high", "emergency response"), (5, "medium", "urgent response"),
-               (0, "low", "ward-based response"))
-SINGLE_THREE = ("low-medium", "urgent ward-based response")
+NEWS2_BANDS = ((7, N_("high"), N_("emergency response")), (5, N_("medium"), N_("urgent response")),
+               (0, N_("low"), N_("ward-based response")))
+SINGLE_THREE = (N_("low-medium"), N_("urgent ward-based response"))
 
 QSOFA_VERSION = "qSOFA (Sepsis-3, Singer et al. JAMA 2016)"
 QSOFA_RR = 22  # /min or more
@@ -67,8 +68,9 @@ class Score:
 
     @property
     def summary(self) -> str:
-        text = f"{self.name} {self.total} {self.band}: {self.response}"
-        return text if self.complete else f"{text} (missing {', '.join(self.missing)})"
+        """In the reader's language; the band and response are stored in English (N_ marks them)."""
+        text = f"{self.name} {self.total} {_(self.band)}: {_(self.response)}"
+        return text if self.complete else text + " " + _("(missing {names})").format(names=", ".join(self.missing))
 
 
 def points(bands: Bands, value: float) -> int:
@@ -98,7 +100,7 @@ def news2(vitals: Vitals | Mapping, *, hypercapnic: bool = False, age_years: flo
     if band == "low" and 3 in parts.values():
         band, response = SINGLE_THREE
     if missing and band == "low":
-        band, response = "incomplete", "record the missing readings"
+        band, response = N_("incomplete"), N_("record the missing readings")
     if age_years is not None and age_years < NEWS2_MIN_AGE:
         band, response = NOT_FOR_CHILDREN
     version = NEWS2_VERSION + (", SpO2 scale 2" if hypercapnic else "")
@@ -116,9 +118,9 @@ def qsofa(vitals: Vitals | Mapping) -> Score:
     missing = tuple(name for name, met in criteria.items() if met is None)
     total = sum(parts.values())
     if total >= QSOFA_HIGH:
-        band, response = "high", "high risk of poor outcome if infected: assess for sepsis"
+        band, response = N_("high"), N_("high risk of poor outcome if infected: assess for sepsis")
     elif total + len(missing) < QSOFA_HIGH:
-        band, response = "low", "not met; keep reassessing"
+        band, response = N_("low"), N_("not met; keep reassessing")
     else:
-        band, response = "incomplete", "record the missing readings"
+        band, response = N_("incomplete"), N_("record the missing readings")
     return Score("qSOFA", total, band, response, parts, QSOFA_VERSION, missing)

@@ -2,11 +2,15 @@
 
 Every screen talks to the clinic through `Desk`, which never blocks the event loop. Screens are
 pushed and popped; the lock is a modal over whatever was open, so nothing typed is lost.
+
+Sign-in switches to the user's language; changing it rebuilds the screens so every label and
+key follows. A site remaps keys in `keymap.toml` in the data directory (binding id = "key").
 """
 
 from __future__ import annotations
 
 import time
+import tomllib
 from typing import Any, Iterable
 
 from textual import events
@@ -15,16 +19,22 @@ from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
 
+from fieldkit.i18n import N_, _, set_language
 from fieldkit.store.home import Home
+from fieldkit.store.keystore import Keystore
+from fieldkit.tui import rtl
 from fieldkit.tui.chart import ChartScreen
 from fieldkit.tui.commands import PatientCommands
 from fieldkit.tui.conflicts import ConflictScreen
-from fieldkit.tui.desk import Desk
+from fieldkit.tui.desk import Desk, off_loop
 from fieldkit.tui.encounter import EncounterScreen
 from fieldkit.tui.home import HomeScreen
+from fieldkit.tui.pin import Pin
 from fieldkit.tui.register import RegisterScreen
+from fieldkit.tui.settings import SettingsScreen
 from fieldkit.tui.status import SyncScreen, SyncState
 from fieldkit.tui.unlock import LockScreen, UnlockScreen
+from fieldkit.tui.words import word
 
 IDLE_LOCK_SECONDS = 300
 
@@ -33,7 +43,7 @@ class FieldkitApp(App):
     TITLE = "fieldkit"
     CSS_PATH = "fieldkit.tcss"
     COMMANDS = App.COMMANDS | {PatientCommands}
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", id="quit", show=False)]
+    BINDINGS = [Binding("ctrl+q", "quit", N_("Quit"), id="quit", show=False)]
 
     sync_state: reactive[SyncState] = reactive(SyncState, always_update=True)
     signed_in: reactive[str] = reactive("")
@@ -46,12 +56,40 @@ class FieldkitApp(App):
         self.given_passphrase = passphrase
         self.idle_lock_seconds = idle_lock_seconds
         self.desk: Desk | None = None
+        self.pin: Pin | None = None  # set by the user for this run only; never written anywhere
         self.locked = False
         self.last_input = time.monotonic()
+        # Read before the screen exists: the sign-in screen already speaks the last user's language.
+        laptop = Keystore(home.keystore)
+        if laptop.exists:
+            set_language(laptop.get_setting("language", "en"))
+            rtl.set_mode(laptop.get_setting("rtl_mode", "terminal"))
+        self.keymap_error = self._load_keymap()
+
+    def _load_keymap(self) -> str:
+        path = self.home.path / "keymap.toml"
+        if not path.exists():
+            return ""
+        try:
+            keymap = tomllib.loads(path.read_text(encoding="utf-8"))
+            if not all(isinstance(keys, str) for keys in keymap.values()):
+                raise ValueError("each binding id needs one string of keys")
+        except (ValueError, UnicodeDecodeError) as exc:
+            return _("{path} ignored: {problem}").format(path=path, problem=str(exc).splitlines()[0])
+        self.set_keymap(keymap)
+        return ""
 
     def on_mount(self) -> None:
         self.push_screen(UnlockScreen())
         self.set_interval(min(5.0, self.idle_lock_seconds / 2), self._lock_when_idle)
+        if rtl.mode() == "app":
+            self._tell_terminal(rtl.EXPLICIT)
+        if self.keymap_error:
+            self.notify(self.keymap_error, severity="warning", timeout=10)
+
+    def _tell_terminal(self, sequence: str) -> None:
+        if self._driver is not None and not self.is_headless:
+            self._driver.write(sequence)
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.MouseDown)):
@@ -60,9 +98,30 @@ class FieldkitApp(App):
 
     async def signed_in_as(self, desk: Desk) -> None:
         self.desk = desk
-        self.signed_in = f"{desk.user.name} ({desk.user.role})"
+        set_language(desk.user.language)
+        self.signed_in = f"{desk.user.name} ({word(desk.user.role)})"
         self.switch_screen(HomeScreen())
         self.sync_state = self.sync_state.with_(pending_for_hub=await desk.pending_for_hub())
+
+    async def speak(self, language: str) -> None:
+        """Switch language now: the signed-in user keeps it, and every screen is made again."""
+        user = await off_loop(Keystore(self.home.keystore).set_language, self.desk.user.name, language)
+        await off_loop(Keystore(self.home.keystore).set_setting, "language", language)
+        self.desk.clinic.user = user
+        set_language(language)
+        self.signed_in = f"{user.name} ({word(user.role)})"
+        while len(self.screen_stack) > 2:  # the default screen, then home
+            await self.pop_screen()
+        await self.switch_screen(HomeScreen())
+
+    async def render_rtl(self, mode: str) -> None:
+        await off_loop(Keystore(self.home.keystore).set_setting, "rtl_mode", mode)
+        self._tell_terminal(rtl.EXPLICIT if mode == "app" else rtl.IMPLICIT)
+        rtl.set_mode(mode)
+        await self.speak(self.desk.user.language)
+
+    def set_pin(self, pin: str) -> None:
+        self.pin = Pin(pin)
 
     def on_sync_state_changed(self, message: SyncState.Changed) -> None:
         self.sync_state = message.state
@@ -85,16 +144,21 @@ class FieldkitApp(App):
         if self.desk is not None and self.desk.user.role == "supervisor":
             self.push_screen(ConflictScreen())
         else:
-            self.notify("Only a supervisor resolves conflicts.", severity="warning")
+            self.notify(_("Only a supervisor resolves conflicts."), severity="warning")
+
+    def action_settings(self) -> None:
+        if self.desk is not None:
+            self.push_screen(SettingsScreen())
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         if self.desk is None:
             return
-        yield SystemCommand("Register a patient", "Open the registration form (F4)", self.open_registration)
-        yield SystemCommand("Conflicts", "The supervisor's conflict inbox (F8)", self.action_conflicts)
-        yield SystemCommand("Sync", "Peers, progress and history (F9)", self.action_sync)
-        yield SystemCommand("Lock", "Lock the screen now (F12)", self.action_lock)
+        yield SystemCommand(_("Register a patient"), _("Open the registration form (F4)"), self.open_registration)
+        yield SystemCommand(_("Conflicts"), _("The supervisor's conflict inbox (F8)"), self.action_conflicts)
+        yield SystemCommand(_("Sync"), _("Peers, progress and history (F9)"), self.action_sync)
+        yield SystemCommand(_("Settings"), _("Language, right-to-left display, PIN (F11)"), self.action_settings)
+        yield SystemCommand(_("Lock"), _("Lock the screen now (F12)"), self.action_lock)
 
     # -- locking ---------------------------------------------------------------------------------
 
@@ -104,7 +168,7 @@ class FieldkitApp(App):
             self.locked = True
             self.push_screen(LockScreen(), callback=self._unlocked)
 
-    def _unlocked(self, _=None) -> None:
+    def _unlocked(self, _result=None) -> None:
         self.locked = False
         self.last_input = time.monotonic()
 
@@ -113,6 +177,8 @@ class FieldkitApp(App):
             self.action_lock()
 
     async def on_unmount(self) -> None:
+        if rtl.mode() == "app":
+            self._tell_terminal(rtl.IMPLICIT)
         if self.desk is not None:
             await self.desk.close()
 

@@ -12,61 +12,72 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from fieldkit.i18n import N_, _, day, digits, moment
 from fieldkit.records.models import full_name
+from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
+from fieldkit.tui.translated import Translated
+from fieldkit.tui.words import word
 
 
 def demographics(record: dict[str, Any]) -> str:
-    born = record.get("birth_date") or "unknown"
+    born = day(record["birth_date"]) if record.get("birth_date") else _("unknown")
     if record.get("birth_date_estimated"):
-        born += " (estimated)"
+        born += " " + _("(estimated)")
     ids = ", ".join(f"{system} {value}" for system, value in (record.get("identifiers") or {}).items())
-    lines = [full_name(record),
-             f"{record.get('sex') or 'unknown'} · born {born} · {record.get('locality') or 'no locality'}",
-             f"phone {record.get('phone') or '-'} · {ids or 'no identifier'}"]
+    lines = [shown(full_name(record)),
+             _("{sex} · born {born} · {locality}").format(
+                 sex=word(record.get("sex") or "unknown"), born=born,
+                 locality=shown(record.get("locality")) or _("no locality")),
+             _("phone {phone} · {ids}").format(phone=record.get("phone") or "-", ids=ids or _("no identifier"))]
     if record.get("merged_into"):
-        lines.append(f"MERGED into {record['merged_into']}: record new encounters there")
+        lines.append(_("MERGED into {id}: record new encounters there").format(id=record["merged_into"]))
     if record.get("voided"):
-        lines.append("VOIDED record")
+        lines.append(_("VOIDED record"))
     return "\n".join(lines)
 
 
 def allergies(record: dict[str, Any]) -> str:
     found = record.get("allergies") or []
-    return f"ALLERGIES: {', '.join(found)}" if found else "No known allergies recorded"
+    return _("ALLERGIES: {list}").format(list=shown(", ".join(found))) if found else _("No known allergies recorded")
 
 
 def encounter_line(encounter: dict[str, Any]) -> str:
     news2 = encounter.get("scores", {}).get("news2", {})
     diagnoses = "; ".join(d.get("text") or d.get("code") or "" for d in encounter.get("diagnoses", []))
-    line = (f"{encounter['at'][:16].replace('T', ' ')}  {encounter.get('kind', 'visit'):<11} "
-            f"NEWS2 {news2.get('total', '-')} {news2.get('band', '')}  {diagnoses}")
+    kind = word(encounter.get("kind", "visit"))
+    total = digits(str(news2["total"])) if "total" in news2 else "-"
+    line = f"{moment(encounter['at'][:16])}  {kind:<11} NEWS2 {total} {_(news2.get('band', ''))}  {shown(diagnoses)}"
     if encounter.get("entered_in_error"):
-        line += "  [ENTERED IN ERROR]"
-    notes = [f"    amended: {a.get('note')}" for a in encounter.get("amendments", []) if a["kind"] == "amend"]
+        line += "  " + _("[ENTERED IN ERROR]")
+    notes = ["    " + _("amended: {note}").format(note=shown(a.get("note")))
+             for a in encounter.get("amendments", []) if a["kind"] == "amend"]
     return "\n".join([line, *notes])
 
 
 def tasks(record: dict[str, Any]) -> str:
-    lines = [f"follow-up {f['due']} {f['reason'] or ''} ({f['status']})" for f in record["followups"]
-             if f["status"] == "open"]
-    lines += [f"referral to {r['to_facility']}, {r['urgency']} ({r['status']})" for r in record["referrals"]
-              if r["status"] in ("pending", "sent")]
-    return "\n".join(lines) or "No open follow-up or referral"
+    lines = [_("follow-up {due} {reason} ({status})").format(due=day(f["due"]), reason=shown(f["reason"] or ""),
+                                                            status=word(f["status"]))
+             for f in record["followups"] if f["status"] == "open"]
+    lines += [_("referral to {facility}, {urgency} ({status})").format(
+                  facility=shown(r["to_facility"]), urgency=word(r["urgency"]),
+                  status=word(r["status"]))
+              for r in record["referrals"] if r["status"] in ("pending", "sent")]
+    return "\n".join(lines) or _("No open follow-up or referral")
 
 
 def conflicts(record: dict[str, Any]) -> str:
     return "\n".join(
-        f"CONFLICT on {c['field']}: " + " / ".join(repr(v["value"]) for v in c["candidates"])
-        + (" (waits for a supervisor)" if c["needs_review"] else "")
+        _("CONFLICT on {field}: ").format(field=word(c["field"])) + " / ".join(repr(v["value"]) for v in c["candidates"])
+        + (" " + _("(waits for a supervisor)") if c["needs_review"] else "")
         for c in record["conflicts"])
 
 
-class ChartScreen(Screen):
+class ChartScreen(Translated, Screen):
     BINDINGS = [
-        Binding("f5", "encounter", "New encounter", id="new-encounter"),
-        Binding("escape", "app.pop_screen", "Back", id="back"),
-        Binding("f12", "app.lock", "Lock", id="lock"),
+        Binding("f5", "encounter", N_("New encounter"), id="new-encounter"),
+        Binding("escape", "app.pop_screen", N_("Back"), id="back"),
+        Binding("f12", "app.lock", N_("Lock"), id="lock"),
     ]
 
     def __init__(self, patient_id: str) -> None:
@@ -77,12 +88,12 @@ class ChartScreen(Screen):
     def compose(self) -> ComposeResult:
         yield StatusBar()
         with VerticalScroll(id="chart"):
-            yield Static("opening…", id="demographics")
+            yield Static(_("opening…"), id="demographics")
             yield Static(id="allergies")
             yield Static(id="conflicts", classes="warning")
-            yield Static("Open tasks", classes="title")
+            yield Static(_("Open tasks"), classes="title")
             yield Static(id="tasks")
-            yield Static("Encounters", classes="title")
+            yield Static(_("Encounters"), classes="title")
             yield Static(id="encounters")
         yield Footer()
 
@@ -102,7 +113,7 @@ class ChartScreen(Screen):
         self.query_one("#conflicts", Static).update(conflicts(record))
         self.query_one("#tasks", Static).update(tasks(record))
         self.query_one("#encounters", Static).update(
-            "\n".join(encounter_line(e) for e in record["encounters"]) or "No encounter yet")
+            "\n".join(encounter_line(e) for e in record["encounters"]) or _("No encounter yet"))
 
     def action_encounter(self) -> None:
         if self.record is not None:

@@ -10,6 +10,10 @@ from functools import partial
 
 from textual.command import Hit, Hits, Provider
 
+from fieldkit.i18n import _, digits
+from fieldkit.tui.rtl import shown
+from fieldkit.tui.words import word
+
 MIN_QUERY = 2
 
 
@@ -19,7 +23,7 @@ class PatientCommands(Provider):
         if desk is None or len(query.strip()) < MIN_QUERY:
             return
         for rank, patient in enumerate(await desk.search(query)):
-            born = patient.birth_date[:4] if patient.birth_date else "?"
-            yield Hit(1.0 - rank / 100, f"{patient.full_name}  ({patient.sex}, {born})",
+            born = digits(patient.birth_date[:4]) if patient.birth_date else "?"
+            yield Hit(1.0 - rank / 100, f"{shown(patient.full_name)}  ({word(patient.sex)}, {born})",
                       partial(self.app.open_chart, patient.id), text=patient.full_name,
-                      help=f"open the chart · {patient.locality or 'no locality'}")
+                      help=_("open the chart · {locality}").format(locality=shown(patient.locality) or _("no locality")))

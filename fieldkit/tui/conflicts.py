@@ -19,11 +19,15 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
 from fieldkit.errors import FieldkitError
+from fieldkit.i18n import N_, _, digits, moment, ngettext
 from fieldkit.records.queries import when
+from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
+from fieldkit.tui.translated import Translated
+from fieldkit.tui.words import word
 
 
-def shown(value: Any) -> str:
+def value_text(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(map(str, value))
     if isinstance(value, dict):
@@ -37,15 +41,15 @@ def typed(text: str, like: Any) -> Any:
         return [item.strip() for item in text.split(",") if item.strip()]
     if isinstance(like, dict):
         pairs = [item.partition("=") for item in text.split(",") if item.strip()]
-        return {system.strip(): value.strip() for system, _, value in pairs}
+        return {system.strip(): value.strip() for system, _sep, value in pairs}
     return text
 
 
-class ConflictScreen(Screen):
+class ConflictScreen(Translated, Screen):
     BINDINGS = [
-        Binding("f2", "resolve", "Resolve", id="resolve", priority=True),
-        Binding("escape", "app.pop_screen", "Back", id="back"),
-        Binding("f12", "app.lock", "Lock", id="lock"),
+        Binding("f2", "resolve", N_("Resolve"), id="resolve", priority=True),
+        Binding("escape", "app.pop_screen", N_("Back"), id="back"),
+        Binding("f12", "app.lock", N_("Lock"), id="lock"),
     ]
 
     def __init__(self) -> None:
@@ -54,17 +58,17 @@ class ConflictScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
-        yield Static("Conflicts waiting for a decision", classes="title", id="conflicts-title")
+        yield Static(shown(_("Conflicts waiting for a decision")), classes="title", id="conflicts-title")
         yield DataTable(id="conflict-list", cursor_type="row")
         with Vertical(id="conflict-detail"):
             yield Static(id="candidates")
-            yield Input(placeholder="Value to keep: 1, 2… picks one, or type another", id="choice", compact=True)
-            yield Input(placeholder="Reason (required, journalled with the decision)", id="reason", compact=True)
+            yield Input(placeholder=_("Value to keep: 1, 2… picks one, or type another"), id="choice", compact=True)
+            yield Input(placeholder=_("Reason (required, journalled with the decision)"), id="reason", compact=True)
             yield Label("", id="conflict-error", classes="error")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#conflict-list", DataTable).add_columns("Patient", "Field", "Values")
+        self.query_one("#conflict-list", DataTable).add_columns(_("Patient"), _("Field"), _("Values"))
         self.load()
 
     @work(exclusive=True)
@@ -73,11 +77,13 @@ class ConflictScreen(Screen):
         table = self.query_one("#conflict-list", DataTable)
         table.clear()
         for conflict in self.conflicts:
-            values = " | ".join(shown(c["value"]) for c in conflict["candidates"])
-            table.add_row(conflict["patient_name"], conflict["field"] + (" (safety)" if conflict["needs_review"] else ""),
-                          values)
-        self.query_one("#conflicts-title", Static).update(
-            f"{len(self.conflicts)} conflict(s) waiting for a decision" if self.conflicts else "No conflict waiting")
+            values = " | ".join(value_text(c["value"]) for c in conflict["candidates"])
+            safety = " " + _("(safety)") if conflict["needs_review"] else ""
+            table.add_row(shown(conflict["patient_name"]), word(conflict["field"]) + safety, shown(values))
+        count = len(self.conflicts)
+        self.query_one("#conflicts-title", Static).update(shown(ngettext(
+            "{n} conflict waiting for a decision", "{n} conflicts waiting for a decision", count
+        ).format(n=digits(str(count))) if count else _("No conflict waiting")))
         self.show_detail(0)
         table.focus()
 
@@ -91,7 +97,8 @@ class ConflictScreen(Screen):
             return
         conflict = self.conflicts[row]
         self.query_one("#candidates", Static).update("\n".join(
-            f"{i}. {shown(c['value'])}   by {c['author']} at {when(c['ver'])[:16]}"
+            f"{i}. {shown(value_text(c['value']))}   "
+            + _("by {author} at {time}").format(author=c["author"], time=moment(when(c["ver"])[:16]))
             for i, c in enumerate(conflict["candidates"], start=1)))
 
     @on(DataTable.RowSelected, "#conflict-list")
@@ -112,12 +119,13 @@ class ConflictScreen(Screen):
         value = candidates[int(choice) - 1]["value"] if picked else typed(choice, candidates[0]["value"])
         try:
             if choice == "":
-                raise FieldkitError("pick a value (1, 2…) or type the one to keep")
+                raise FieldkitError(_("pick a value (1, 2…) or type the one to keep"))
             await self.app.desk.resolve_conflict(conflict["id"], value, self.query_one("#reason", Input).value)
         except FieldkitError as exc:
             self.query_one("#conflict-error", Label).update(str(exc))
             return
         self.query_one("#choice", Input).value = self.query_one("#reason", Input).value = ""
         self.query_one("#conflict-error", Label).update("")
-        self.app.notify(f"Kept {shown(value)} for {conflict['field']}.")
+        self.app.notify(shown(_("Kept {value} for {field}.").format(value=value_text(value),
+                                                                   field=word(conflict["field"]))))
         self.load()

@@ -19,36 +19,40 @@ from textual.screen import Screen
 from textual.widgets import Checkbox, Footer, Input, Label, Select, Static
 
 from fieldkit.errors import FieldkitError
+from fieldkit.i18n import N_, _, digits
 from fieldkit.records.models import (MEASURES, Vitals, age_in_years, alarm, check_measure, diagnosis_from_text,
                                      full_name, prescription_from_text)
 from fieldkit.records.scores import Score, news2, qsofa
+from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
+from fieldkit.tui.translated import Translated
 
 # The vitals of a follow-up, in the order they are taken; Tab walks them.
 FIELDS = ("temperature_c", "pulse", "resp_rate", "systolic_bp", "diastolic_bp", "spo2", "weight_kg", "muac_mm")
-AVPU = [("Alert", "A"), ("new Confusion", "C"), ("responds to Voice", "V"), ("responds to Pain", "P"),
-        ("Unresponsive", "U")]
+AVPU = (("A", N_("Alert")), ("C", N_("new Confusion")), ("V", N_("responds to Voice")),
+        ("P", N_("responds to Pain")), ("U", N_("Unresponsive")))
 
 
 LABELS = {name: measure.label for name, measure in MEASURES.items()} | {
-    "oxygen": "Oxygen", "avpu": "Consciousness", "mentation": "Altered mentation"}
+    "oxygen": N_("Oxygen"), "avpu": N_("Consciousness"), "mentation": N_("Altered mentation")}
 
 
 def breakdown(score: Score) -> str:
     """Number and word first (never colour alone), then what gave the points, then what is missing."""
-    parts = ", ".join(f"{LABELS[name]} {points}" for name, points in score.parts.items() if points)
-    lines = [f"{score.name} {score.total} {score.band}: {score.response}", f"  {parts or 'no parameter scores'}"]
+    parts = ", ".join(f"{_(LABELS[name])} {digits(str(points))}" for name, points in score.parts.items() if points)
+    lines = [f"{score.name} {digits(str(score.total))} {_(score.band)}: {_(score.response)}",
+             f"  {parts or _('no parameter scores')}"]
     if score.missing:
-        lines.append(f"  missing: {', '.join(LABELS[name] for name in score.missing)}")
-    return "\n".join(lines)
+        lines.append("  " + _("missing: {names}").format(names=", ".join(_(LABELS[name]) for name in score.missing)))
+    return shown("\n".join(lines))
 
 
-class EncounterScreen(Screen):
+class EncounterScreen(Translated, Screen):
     BINDINGS = [
-        Binding("f2", "save", "Save", id="save", priority=True),
-        Binding("ctrl+s", "save", "Save", id="save-ctrl", show=False, priority=True),
-        Binding("escape", "app.pop_screen", "Back (draft kept)", id="back"),
-        Binding("f12", "app.lock", "Lock", id="lock"),
+        Binding("f2", "save", N_("Save"), id="save", priority=True),
+        Binding("ctrl+s", "save", N_("Save"), id="save-ctrl", show=False, priority=True),
+        Binding("escape", "app.pop_screen", N_("Back (draft kept)"), id="back"),
+        Binding("f12", "app.lock", N_("Lock"), id="lock"),
     ]
 
     def __init__(self, patient_id: str, record: dict[str, Any]) -> None:
@@ -56,30 +60,32 @@ class EncounterScreen(Screen):
         self.patient_id = patient_id
         birth = record.get("birth_date")
         self.age = age_in_years(date.fromisoformat(birth)) if birth else None
-        self.title_line = full_name(record)
+        self.title_line = shown(full_name(record))
         if record.get("allergies"):
-            self.title_line += f"  ALLERGIES: {', '.join(record['allergies'])}"
+            self.title_line += "  " + _("ALLERGIES: {list}").format(list=shown(", ".join(record["allergies"])))
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
         with VerticalScroll(id="encounter"):
-            yield Static(f"New encounter: {self.title_line}", classes="title")
+            yield Static(_("New encounter: {patient}").format(patient=self.title_line), classes="title")
             with Grid(id="vitals"):
                 for name in FIELDS:
                     measure = MEASURES[name]
-                    yield Label(f"{measure.label} ({measure.unit})")
+                    yield Label(shown(f"{_(measure.label)} ({measure.unit})"))
                     yield Input(id=name, classes="vital", compact=True)
                     yield Label("", id=f"{name}-note", classes="note")
             with Horizontal(id="consciousness"):
-                yield Select(AVPU, prompt="Consciousness (AVPU)", id="avpu", compact=True)
-                yield Checkbox("on oxygen", id="on_oxygen", compact=True)
-                yield Checkbox("SpO2 scale 2", id="hypercapnic", compact=True)
+                yield Select([(shown(_(label)), code) for code, label in AVPU], prompt=_("Consciousness (AVPU)"),
+                             id="avpu", compact=True)
+                yield Checkbox(shown(_("on oxygen")), id="on_oxygen", compact=True)
+                yield Checkbox(shown(_("SpO2 scale 2")), id="hypercapnic", compact=True)
             yield Static(id="scores", classes="scores")
-            yield Input(placeholder="Diagnosis: ICD-10 code, colon, text (J18.9:pneumonia)", id="diagnosis", compact=True)
-            yield Input(placeholder="Prescription: drug;dose;route;frequency;days", id="prescription", compact=True)
-            yield Input(placeholder="Refer to (facility)", id="refer_to", compact=True)
-            yield Input(placeholder="Follow-up due (YYYY-MM-DD)", id="follow_up", compact=True)
-            yield Input(placeholder="Notes", id="notes", compact=True)
+            yield Input(placeholder=_("Diagnosis: ICD-10 code, colon, text (J18.9:pneumonia)"), id="diagnosis",
+                        compact=True)
+            yield Input(placeholder=_("Prescription: drug;dose;route;frequency;days"), id="prescription", compact=True)
+            yield Input(placeholder=_("Refer to (facility)"), id="refer_to", compact=True)
+            yield Input(placeholder=_("Follow-up due (YYYY-MM-DD)"), id="follow_up", compact=True)
+            yield Input(placeholder=_("Notes"), id="notes", compact=True)
             yield Label("", id="encounter-error", classes="error")
         yield Footer()
 
@@ -126,10 +132,10 @@ class EncounterScreen(Screen):
         try:
             value = check_measure(MEASURES[name], text)
         except ValueError as exc:
-            note.update(f"refused: {exc}")
+            note.update(shown(_("refused: {problem}").format(problem=exc)))
             event.input.add_class("invalid")
             return
-        note.update(alarm(MEASURES[name], value) or "")
+        note.update(shown(alarm(MEASURES[name], value)))
 
     # -- the draft ------------------------------------------------------------------------------
 
@@ -187,5 +193,5 @@ class EncounterScreen(Screen):
             return
         self.workers.cancel_group(self, "draft")
         await self.app.desk.drop_draft(self.patient_id)
-        self.app.notify(f"Saved. {recorded.news2.summary}", timeout=6)
+        self.app.notify(shown(_("Saved.") + " " + recorded.news2.summary), timeout=6)
         self.dismiss()

@@ -14,25 +14,35 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from fieldkit.i18n import N_, _, day, digits
 from fieldkit.records.search import PatientSummary
 from fieldkit.tui.desk import PAGE
+from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
+from fieldkit.tui.translated import Translated
+from fieldkit.tui.words import word
+
+
+SEX_MARK = {"female": N_("F"), "male": N_("M"), "other": N_("O"), "unknown": "?"}
 
 
 def describe(patient: PatientSummary) -> tuple[str, str, str]:
-    born = patient.birth_date[:4] + ("~" if patient.birth_date_estimated else "") if patient.birth_date else "?"
-    return patient.full_name, f"{patient.sex[:1].upper()} {born}", patient.locality
+    """Name, sex and year of birth, locality: the year column stays between the two columns that
+    may be right-to-left, so a bidi terminal never runs them together (ecosystem.md 4.5)."""
+    born = digits(patient.birth_date[:4]) + ("~" if patient.birth_date_estimated else "") if patient.birth_date else "?"
+    return shown(patient.full_name), f"{_(SEX_MARK.get(patient.sex, '?'))} {born}", shown(patient.locality)
 
 
-class HomeScreen(Screen):
+class HomeScreen(Translated, Screen):
     BINDINGS = [
-        Binding("f3", "focus_search", "Search", id="search"),
-        Binding("f4", "register", "Register", id="register"),
-        Binding("pagedown", "page(1)", "Next page", id="next-page", show=False),
-        Binding("pageup", "page(-1)", "Previous page", id="previous-page", show=False),
-        Binding("f8", "app.conflicts", "Conflicts", id="conflicts"),
-        Binding("f9", "app.sync", "Sync", id="sync"),
-        Binding("f12", "app.lock", "Lock", id="lock"),
+        Binding("f3", "focus_search", N_("Search"), id="search"),
+        Binding("f4", "register", N_("Register"), id="register"),
+        Binding("pagedown", "page(1)", N_("Next page"), id="next-page", show=False),
+        Binding("pageup", "page(-1)", N_("Previous page"), id="previous-page", show=False),
+        Binding("f8", "app.conflicts", N_("Conflicts"), id="conflicts"),
+        Binding("f9", "app.sync", N_("Sync"), id="sync"),
+        Binding("f11", "app.settings", N_("Settings"), id="settings"),
+        Binding("f12", "app.lock", N_("Lock"), id="lock"),
     ]
 
     def __init__(self) -> None:
@@ -42,17 +52,17 @@ class HomeScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
-        yield Input(placeholder="Find a patient: any part of a name, any script, an id or a phone", id="search")
+        yield Input(placeholder=_("Find a patient: any part of a name, any script, an id or a phone"), id="search")
         with Horizontal():
             with Vertical(id="results-pane"):
-                yield Static("Recent patients", id="results-title", classes="title")
+                yield Static(_("Recent patients"), id="results-title", classes="title")
                 yield DataTable(id="results", cursor_type="row", zebra_stripes=True)
             yield Static(id="today")
         yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one("#results", DataTable)
-        table.add_columns("Name", "Sex/born", "Locality")
+        table.add_columns(_("Name"), _("Sex/born"), _("Locality"))
         self.query_one("#search").focus()
         self.refresh_today()
 
@@ -62,13 +72,17 @@ class HomeScreen(Screen):
     @work(exclusive=True, group="today")
     async def refresh_today(self) -> None:
         today = await self.app.desk.today()
-        lines = [f"Follow-ups due ({len(today.due)})"]
-        lines += [f"  {t['due']} {today.names.get(t['patient_id'], '?')}" for t in today.due[:8]]
-        lines += ["", f"Referrals waiting ({len(today.referrals)})"]
-        lines += [f"  {r['urgency']}: {today.names.get(r['patient_id'], '?')}" for r in today.referrals[:8]]
+
+        def name(task: dict) -> str:
+            return shown(today.names.get(task["patient_id"], "?"))
+
+        lines = [_("Follow-ups due ({n})").format(n=digits(str(len(today.due))))]
+        lines += [f"  {day(t['due'])}  {name(t)}" for t in today.due[:8]]
+        lines += ["", _("Referrals waiting ({n})").format(n=digits(str(len(today.referrals))))]
+        lines += [f"  {word(r['urgency'])}: {name(r)}" for r in today.referrals[:8]]
         self.query_one("#today", Static).update("\n".join(lines))
         if not self.query_one("#search", Input).value:
-            self._show("Recent patients", today.recent)
+            self._show(_("Recent patients"), today.recent)
 
     @on(Input.Changed, "#search")
     def typed(self) -> None:
@@ -83,9 +97,9 @@ class HomeScreen(Screen):
             return
         found = await self.app.desk.search(query, self.page)
         if found:
-            title = f"Patients found, page {self.page + 1}"
+            title = _("Patients found, page {n}").format(n=digits(str(self.page + 1)))
         else:
-            title = "No more patients" if self.page else "No patient found"
+            title = _("No more patients") if self.page else _("No patient found")
         self._show(title, found)
 
     def _show(self, title: str, patients: list[PatientSummary]) -> None:

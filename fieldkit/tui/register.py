@@ -17,20 +17,25 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Select, Static
 
 from fieldkit.errors import FieldkitError
+from fieldkit.i18n import N_, _, day, digits, ngettext
 from fieldkit.records.models import estimated_birth
+from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
+from fieldkit.tui.translated import Translated
+from fieldkit.tui.words import word
 
-SEX = [("female", "female"), ("male", "male"), ("other", "other"), ("unknown", "unknown")]
-TEXT_FIELDS = (("given_name", "Given name"), ("other_names", "Other names"), ("family_name", "Family name"),
-               ("birth_date", "Birth date (YYYY-MM-DD)"), ("age", "or age in years"), ("phone", "Phone"),
-               ("locality", "Locality"), ("allergies", "Allergies, comma-separated"))
+SEX = ("female", "male", "other", "unknown")
+TEXT_FIELDS = (("given_name", N_("Given name")), ("other_names", N_("Other names")),
+               ("family_name", N_("Family name")), ("birth_date", N_("Birth date (YYYY-MM-DD)")),
+               ("age", N_("or age in years")), ("phone", N_("Phone")), ("locality", N_("Locality")),
+               ("allergies", N_("Allergies, comma-separated")))
 
 
-class RegisterScreen(Screen):
+class RegisterScreen(Translated, Screen):
     BINDINGS = [
-        Binding("f2", "save", "Save", id="save", priority=True),
-        Binding("escape", "app.pop_screen", "Back", id="back"),
-        Binding("f12", "app.lock", "Lock", id="lock"),
+        Binding("f2", "save", N_("Save"), id="save", priority=True),
+        Binding("escape", "app.pop_screen", N_("Back"), id="back"),
+        Binding("f12", "app.lock", N_("Lock"), id="lock"),
     ]
 
     def __init__(self, typed: str = "") -> None:
@@ -41,22 +46,22 @@ class RegisterScreen(Screen):
     def compose(self) -> ComposeResult:
         yield StatusBar()
         with VerticalScroll(id="register"):
-            yield Static("Register a patient", classes="title")
+            yield Static(shown(_("Register a patient")), classes="title")
             with Grid(id="patient-form"):
                 for name, label in TEXT_FIELDS:
-                    yield Label(label)
+                    yield Label(shown(_(label)))
                     yield Input(value=self.typed if name == "given_name" else "", id=name, compact=True)
-                yield Label("Sex")
-                yield Select(SEX, value="unknown", allow_blank=False, id="sex", compact=True)
+                yield Label(shown(_("Sex")))
+                yield Select([(word(sex), sex) for sex in SEX], value="unknown", allow_blank=False, id="sex", compact=True)
             yield Static("", id="duplicates-title", classes="warning")
             yield DataTable(id="duplicates", cursor_type="row")
-            yield Input(placeholder="Why register anyway? (then F2)", id="reason", compact=True)
+            yield Input(placeholder=_("Why register anyway? (then F2)"), id="reason", compact=True)
             yield Label("", id="register-error", classes="error")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#duplicates").display = self.query_one("#reason").display = False
-        self.query_one("#duplicates", DataTable).add_columns("Name", "Born", "Why it may be the same")
+        self.query_one("#duplicates", DataTable).add_columns(_("Name"), _("Born"), _("Why it may be the same"))
         self.query_one("#given_name").focus()
 
     def patient(self) -> dict[str, Any]:
@@ -87,18 +92,21 @@ class RegisterScreen(Screen):
         except FieldkitError as exc:
             error.update(str(exc))
             return
-        self.app.notify("Registered.")
+        self.app.notify(_("Registered."))
         self.app.pop_screen()
         self.app.open_chart(registered.patient_id)
 
     def _show_duplicates(self) -> None:
         title = self.query_one("#duplicates-title", Static)
-        title.update(f"{len(self.duplicates)} patient(s) may be this person: Enter opens one; "
-                     "or give a reason below and F2 to register anyway")
+        title.update(shown(ngettext(
+            "{n} patient may be this person: Enter opens it; or give a reason below and F2 to register anyway",
+            "{n} patients may be this person: Enter opens one; or give a reason below and F2 to register anyway",
+            len(self.duplicates)).format(n=digits(str(len(self.duplicates))))))
         table = self.query_one("#duplicates", DataTable)
         table.clear()
         for match in self.duplicates:
-            table.add_row(match.patient.full_name, match.patient.birth_date or "?", ", ".join(match.reasons))
+            table.add_row(shown(match.patient.full_name), day(match.patient.birth_date) if match.patient.birth_date else "?",
+                          ", ".join(_(reason) for reason in match.reasons))
         table.display = self.query_one("#reason").display = True
         table.focus()
 

@@ -16,6 +16,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from fieldkit.i18n import N_, _, digits, ngettext, number
+from fieldkit.tui.translated import Translated
+
 
 @dataclass(frozen=True)
 class SyncState:
@@ -34,9 +37,11 @@ class SyncState:
 
     @property
     def summary(self) -> str:
-        seen = f"{len(self.peers)} peer{'s' if len(self.peers) != 1 else ''}" if self.peers else "offline"
-        last = self.last_sync.strftime("%H:%M") if self.last_sync else "never"
-        return f"{seen} · synced {last} · {self.pending_for_hub} for hub"
+        peers = len(self.peers)
+        seen = ngettext("{n} peer", "{n} peers", peers).format(n=digits(str(peers))) if peers else _("offline")
+        last = digits(self.last_sync.strftime("%H:%M")) if self.last_sync else _("never")
+        return _("{seen} · synced {last} · {pending} for hub").format(
+            seen=seen, last=last, pending=number(self.pending_for_hub))
 
 
 class StatusBar(Static):
@@ -50,15 +55,15 @@ class StatusBar(Static):
         self.watch(self.app, "sync_state", self._redraw)
         self.watch(self.app, "signed_in", self._redraw)
 
-    def _redraw(self, _=None) -> None:
-        who = self.app.signed_in or "locked"
+    def _redraw(self, _changed=None) -> None:
+        who = self.app.signed_in or _("locked")
         self.update(f"fieldkit · {who} · {self.app.sync_state.summary}")
 
 
-class SyncScreen(Screen):
+class SyncScreen(Translated, Screen):
     """Peers, progress and history; the mesh sync fills it through SyncState alone."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back", id="back")]
+    BINDINGS = [Binding("escape", "app.pop_screen", N_("Back"), id="back")]
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
@@ -69,7 +74,7 @@ class SyncScreen(Screen):
         self.watch(self.app, "sync_state", self._redraw)
 
     def _redraw(self, state: SyncState) -> None:
-        peers = "\n".join(f"  {peer}" for peer in state.peers) or "  none seen on this network"
-        history = "\n".join(f"  {line}" for line in state.history) or "  no sync yet"
-        self.query_one("#sync-body", Static).update(
-            f"Peers\n{peers}\n\nPending for hub: {state.pending_for_hub}\n\nHistory\n{history}")
+        peers = "\n".join(f"  {peer}" for peer in state.peers) or "  " + _("none seen on this network")
+        history = "\n".join(f"  {line}" for line in state.history) or "  " + _("no sync yet")
+        pending = _("Pending for hub: {n}").format(n=number(state.pending_for_hub))
+        self.query_one("#sync-body", Static).update(f"{_('Peers')}\n{peers}\n\n{pending}\n\n{_('History')}\n{history}")

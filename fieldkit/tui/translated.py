@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from fieldkit.i18n import _
+from fieldkit.tui.rtl import shown
 
 
 class Translated:
@@ -18,4 +19,4 @@ class Translated:
         super().__init__(*args, **kwargs)
         keys = self._bindings.key_to_bindings
         for key, bindings in keys.items():
-            keys[key] = [replace(b, description=_(b.description)) if b.description else b for b in bindings]
+            keys[key] = [replace(b, description=shown(_(b.description))) if b.description else b for b in bindings]

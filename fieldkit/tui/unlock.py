@@ -1,7 +1,8 @@
 """Signing in, first-run setup, and the lock screen.
 
 Key derivation (Argon2id, most of a second) runs off the event loop: the screen says "unlocking"
-and keeps repainting. A wrong passphrase is one line under the field; nothing else changes.
+and keeps repainting. A wrong passphrase is one line under the field; nothing else changes. The
+lock screen also takes the session PIN, if the user set one, without deriving anything.
 """
 
 from __future__ import annotations
@@ -14,25 +15,28 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from fieldkit.errors import FieldkitError
+from fieldkit.i18n import N_, _
 from fieldkit.store.keystore import Keystore
 from fieldkit.tui.desk import Desk, off_loop
+from fieldkit.tui.pin import looks_like_pin
 from fieldkit.tui.status import StatusBar
+from fieldkit.tui.translated import Translated
 
 
-class UnlockScreen(Screen):
+class UnlockScreen(Translated, Screen):
     """Choose a user and give the passphrase; on an empty data directory, create the clinic."""
 
-    BINDINGS = [Binding("ctrl+q", "app.quit", "Quit", id="quit")]
+    BINDINGS = [Binding("ctrl+q", "app.quit", N_("Quit"), id="quit")]
     AUTO_FOCUS = None  # the first field depends on whether a clinic exists yet: load_users decides
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
         with Vertical(id="unlock", classes="form"):
-            yield Static("Sign in", classes="title", id="unlock-title")
-            yield Select([], prompt="User", id="user", allow_blank=True)
-            yield Input(placeholder="New supervisor's name", id="new-user")
-            yield Input(placeholder="Passphrase", password=True, id="passphrase")
-            yield Input(placeholder="Passphrase again", password=True, id="again")
+            yield Static(_("Sign in"), classes="title", id="unlock-title")
+            yield Select([], prompt=_("User"), id="user", allow_blank=True)
+            yield Input(placeholder=_("New supervisor's name"), id="new-user")
+            yield Input(placeholder=_("Passphrase"), password=True, id="passphrase")
+            yield Input(placeholder=_("Passphrase again"), password=True, id="again")
             yield Label("", id="unlock-error", classes="error")
         yield Footer()
 
@@ -45,11 +49,11 @@ class UnlockScreen(Screen):
         first_run = not home.exists
         users = [] if first_run else await off_loop(Keystore(home.keystore).users)
         self.query_one("#unlock-title", Static).update(
-            f"Create the clinic in {home.path}" if first_run else "Sign in")
+            _("Create the clinic in {path}").format(path=home.path) if first_run else _("Sign in"))
         self.query_one("#new-user").display = self.query_one("#again").display = first_run
         select = self.query_one("#user", Select)
         select.display = not first_run
-        select.set_options([(f"{u.name} ({u.role})", u.name) for u in users])
+        select.set_options([(f"{u.name} ({_(u.role)})", u.name) for u in users])
         preferred = self.app.preferred_user or (users[0].name if len(users) == 1 else None)
         if preferred in {u.name for u in users}:
             select.value = preferred
@@ -71,17 +75,17 @@ class UnlockScreen(Screen):
     async def sign_in(self) -> None:
         error = self.query_one("#unlock-error", Label)
         passphrase = self.query_one("#passphrase", Input).value
-        error.update("unlocking…")
+        error.update(_("unlocking…"))
         try:
             if not self.app.home.exists:
                 name = self.query_one("#new-user", Input).value.strip()
                 if passphrase != self.query_one("#again", Input).value:
-                    raise FieldkitError("the two passphrases differ")
+                    raise FieldkitError(_("the two passphrases differ"))
                 desk = await Desk.create(self.app.home, name, passphrase)
             else:
                 select = self.query_one("#user", Select)
                 if select.is_blank():
-                    raise FieldkitError("choose a user")
+                    raise FieldkitError(_("choose a user"))
                 desk = await Desk.open(self.app.home, select.value, passphrase)
         except FieldkitError as exc:
             error.update(str(exc))
@@ -91,18 +95,19 @@ class UnlockScreen(Screen):
         await self.app.signed_in_as(desk)
 
 
-class LockScreen(ModalScreen[None]):
-    """Covers everything until the signed-in user's passphrase is given again."""
+class LockScreen(Translated, ModalScreen[None]):
+    """Covers everything until the signed-in user's passphrase, or their session PIN, is given."""
 
-    BINDINGS = [Binding("ctrl+q", "app.quit", "Quit", id="quit")]
+    BINDINGS = [Binding("ctrl+q", "app.quit", N_("Quit"), id="quit")]
     AUTO_FOCUS = "#lock-passphrase"
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="form", id="lock"):
-            yield Static(f"Locked. {self.app.desk.user.name}, your passphrase:", classes="title")
+            asked = _("your passphrase or PIN:") if self.app.pin else _("your passphrase:")
+            yield Static(_("Locked.") + f" {self.app.desk.user.name}, {asked}", classes="title")
             yield Input(password=True, id="lock-passphrase")
             yield Label("", id="lock-error", classes="error")
-            yield Button("Unlock", id="unlock-button", variant="primary")
+            yield Button(_("Unlock"), id="unlock-button", variant="primary")
 
     @on(Input.Submitted)
     @on(Button.Pressed)
@@ -112,8 +117,12 @@ class LockScreen(ModalScreen[None]):
     @work(exclusive=True)
     async def check(self) -> None:
         field = self.query_one("#lock-passphrase", Input)
+        pin = self.app.pin
         try:
-            await self.app.desk.check_passphrase(field.value)
+            if pin is not None and looks_like_pin(field.value):
+                pin.check(field.value)
+            else:
+                await self.app.desk.check_passphrase(field.value)
         except FieldkitError as exc:
             self.query_one("#lock-error", Label).update(str(exc))
             field.value = ""

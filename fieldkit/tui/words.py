@@ -1,0 +1,31 @@
+"""The stored words a screen shows translated: stored values stay English codes, and these tables
+give each a catalogue entry, so `_(word(...))` reads in the user's language."""
+
+from __future__ import annotations
+
+from fieldkit.i18n import N_, _
+
+WORDS = {
+    # sex
+    "female": N_("female"), "male": N_("male"), "other": N_("other"), "unknown": N_("unknown"),
+    # referral urgency
+    "routine": N_("routine"), "urgent": N_("urgent"), "emergency": N_("emergency"),
+    # encounter kinds
+    "visit": N_("visit"), "teletriage": N_("teletriage"), "home": N_("home"),
+    "screening": N_("screening"), "vaccination": N_("vaccination"),
+    # task status
+    "open": N_("open"), "done": N_("done"), "cancelled": N_("cancelled"), "pending": N_("pending"),
+    "sent": N_("sent"),
+    # roles
+    "clinician": N_("clinician"), "clerk": N_("clerk"), "supervisor": N_("supervisor"),
+    # patient fields, as conflicts name them
+    "given_name": N_("given name"), "other_names": N_("other names"), "family_name": N_("family name"),
+    "birth_date": N_("birth date"), "birth_date_estimated": N_("birth date estimated"), "sex": N_("sex"),
+    "phone": N_("phone"), "identifiers": N_("identifiers"), "locality": N_("locality"),
+    "allergies": N_("allergies"),
+}
+
+
+def word(stored: str | None) -> str:
+    """A stored code word in the reader's language; an unknown one is shown as stored."""
+    return _(WORDS[stored]) if stored in WORDS else (stored or "")
