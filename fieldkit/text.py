@@ -33,6 +33,12 @@ def clean_text(value: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+def split_list(value: str) -> list[str]:
+    """Items typed as a list: separated by a Latin comma or the Arabic comma (U+060C) that Arabic
+    and Persian keyboards type, blanks dropped."""
+    return [item.strip() for item in value.replace("\u060c", ",").split(",") if item.strip()]
+
+
 def ascii_digits(value: str) -> str:
     """Replace Arabic-Indic and Persian digits with ASCII ones, leaving everything else."""
     return value.translate(_DIGITS)

@@ -61,9 +61,13 @@ def test_catalogue_is_complete_and_keeps_placeholders(language):
 
 @pytest.mark.parametrize("language", TRANSLATED)
 def test_compiled_catalogue_matches_its_source(language):
+    def pairs(messages):  # plural ids and strings come as lists from one reader, tuples from the other
+        return {tuple(m.id) if isinstance(m.id, (list, tuple)) else m.id:
+                tuple(m.string) if isinstance(m.string, (list, tuple)) else m.string for m in messages if m.id}
+
     with open(i18n.CATALOGUES / language / "LC_MESSAGES" / "fieldkit.mo", "rb") as f:
-        compiled = {m.id: m.string for m in read_mo(f) if m.id}
-    source = {m.id: m.string for m in catalogue(language) if m.id}
+        compiled = pairs(read_mo(f))
+    source = pairs(catalogue(language))
     assert compiled == source, "run scripts/catalogues to recompile"
 
 
@@ -132,3 +136,9 @@ def test_pin_unlocks_and_wears_out_after_wrong_tries():
 def test_a_pin_is_four_to_six_digits(bad):
     with pytest.raises(FieldkitError, match="4 to 6 digits"):
         Pin(bad)
+
+
+def test_lists_typed_with_the_arabic_comma_split_like_latin_ones():
+    from fieldkit.text import split_list
+
+    assert split_list("بنسلين، أسبرين , ,sulfa") == ["بنسلين", "أسبرين", "sulfa"]

@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Footer, Input, Label, Static
 from fieldkit.errors import FieldkitError
 from fieldkit.i18n import N_, _, digits, moment, ngettext
 from fieldkit.records.queries import when
+from fieldkit.text import split_list
 from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
 from fieldkit.tui.translated import Translated
@@ -38,9 +39,9 @@ def value_text(value: Any) -> str:
 def typed(text: str, like: Any) -> Any:
     """A third value typed as text, shaped like the values in conflict (a list, a map, a word)."""
     if isinstance(like, list):
-        return [item.strip() for item in text.split(",") if item.strip()]
+        return split_list(text)
     if isinstance(like, dict):
-        pairs = [item.partition("=") for item in text.split(",") if item.strip()]
+        pairs = [item.partition("=") for item in split_list(text)]
         return {system.strip(): value.strip() for system, _sep, value in pairs}
     return text
 

@@ -13,7 +13,7 @@ import hmac
 import os
 
 from fieldkit.errors import FieldkitError
-from fieldkit.i18n import _
+from fieldkit.i18n import _, digits
 from fieldkit.text import ascii_digits
 
 PIN_LENGTH = (4, 6)  # shorter than any passphrase (8 or more), so the two never mix
@@ -28,7 +28,8 @@ def looks_like_pin(text: str) -> bool:
 class Pin:
     def __init__(self, pin: str) -> None:
         if not looks_like_pin(pin):
-            raise FieldkitError(_("a PIN is {low} to {high} digits").format(low=PIN_LENGTH[0], high=PIN_LENGTH[1]))
+            raise FieldkitError(_("a PIN is {low} to {high} digits").format(low=digits(str(PIN_LENGTH[0])),
+                                                                            high=digits(str(PIN_LENGTH[1]))))
         self._key = os.urandom(32)
         self._digest = self._hash(pin)
         self.attempts_left = ATTEMPTS
@@ -50,4 +51,4 @@ class Pin:
         self.attempts_left -= 1
         if self.spent:
             raise FieldkitError(_("too many wrong PINs: unlock with your passphrase"))
-        raise FieldkitError(_("wrong PIN ({n} tries left)").format(n=self.attempts_left))
+        raise FieldkitError(_("wrong PIN ({n} tries left)").format(n=digits(str(self.attempts_left))))

@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Footer, Input, Label, Select, Static
 from fieldkit.errors import FieldkitError
 from fieldkit.i18n import N_, _, day, digits, ngettext
 from fieldkit.records.models import estimated_birth
+from fieldkit.text import split_list
 from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
 from fieldkit.tui.translated import Translated
@@ -69,7 +70,7 @@ class RegisterScreen(Translated, Screen):
         data: dict[str, Any] = {k: v for k, v in values.items() if v and k not in ("age", "allergies")}
         data["sex"] = self.query_one("#sex", Select).value
         if values["allergies"]:
-            data["allergies"] = [a for a in values["allergies"].split(",") if a.strip()]
+            data["allergies"] = split_list(values["allergies"])
         if values["age"] and not values["birth_date"]:
             data.update(estimated_birth(values["age"]))
         return data

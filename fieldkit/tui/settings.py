@@ -17,6 +17,7 @@ from textual.widgets import Footer, Input, Label, Select, Static
 
 from fieldkit.errors import FieldkitError
 from fieldkit.i18n import LANGUAGES, N_, _, language
+from fieldkit.text import ascii_digits
 from fieldkit.tui import rtl
 from fieldkit.tui.status import StatusBar
 from fieldkit.tui.translated import Translated
@@ -65,7 +66,7 @@ class SettingsScreen(Translated, Screen):
 
     @on(Input.Submitted, "#rtl-mode")
     def mode_chosen(self, event: Input.Submitted) -> None:
-        choice = event.value.strip()
+        choice = ascii_digits(event.value.strip())
         if choice not in {"1", "2", "3"}:
             self.query_one("#settings-error", Label).update(_("choose 1, 2 or 3"))
             return
