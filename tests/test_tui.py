@@ -72,6 +72,21 @@ async def test_impossible_reading_is_refused_on_blur_and_alarming_one_flagged(ho
         assert screen(app) == "EncounterScreen"
 
 
+async def test_consciousness_is_one_key_after_spo2_in_any_layout(home):
+    app = FieldkitApp(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot)
+        await open_encounter_for_fatima(pilot)
+        app.screen.query_one("#spo2").focus()
+        await pilot.press(*"97", "tab", "x", "tab")
+        await until(pilot, lambda: "refused" in text(app, "#avpu-note"))
+        app.screen.query_one("#avpu").value = ""
+        app.screen.query_one("#avpu").focus()
+        await pilot.press("٣", "tab")  # 3 = responds to Voice, typed on an Arabic layout
+        await until(pilot, lambda: "Voice" in text(app, "#avpu-note"))
+        assert "Consciousness 3" in text(app, "#scores")
+
+
 async def test_a_draft_survives_leaving_the_form(home):
     app = FieldkitApp(home)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -90,6 +90,8 @@ CREATE INDEX audit_entity ON audit (entity_id);
 CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 """,
+    # 2: the home screen's "recent patients" read the whole table and sorted it (70 ms at 50k).
+    "CREATE INDEX patients_updated ON patients (updated)",
 ]
 
 

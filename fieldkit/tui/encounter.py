@@ -16,25 +16,38 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Checkbox, Footer, Input, Label, Select, Static
+from textual.widgets import Checkbox, Footer, Input, Label, Static
 
 from fieldkit.errors import FieldkitError
 from fieldkit.i18n import N_, _, digits
 from fieldkit.records.models import (MEASURES, Vitals, age_in_years, alarm, check_measure, diagnosis_from_text,
                                      full_name, prescription_from_text)
 from fieldkit.records.scores import Score, news2, qsofa
+from fieldkit.text import ascii_digits
 from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
 from fieldkit.tui.translated import Translated
 
 # The vitals of a follow-up, in the order they are taken; Tab walks them.
 FIELDS = ("temperature_c", "pulse", "resp_rate", "systolic_bp", "diastolic_bp", "spo2", "weight_kg", "muac_mm")
+# Consciousness is one key in the tab order right after SpO2: a letter, or 1-5 where the keyboard
+# layout types no Latin letters. A Select here cost six keys per encounter.
 AVPU = (("A", N_("Alert")), ("C", N_("new Confusion")), ("V", N_("responds to Voice")),
         ("P", N_("responds to Pain")), ("U", N_("Unresponsive")))
 
 
 LABELS = {name: measure.label for name, measure in MEASURES.items()} | {
     "oxygen": N_("Oxygen"), "avpu": N_("Consciousness"), "mentation": N_("Altered mentation")}
+VITALS_ROWS = FIELDS[:6] + ("avpu",) + FIELDS[6:]
+
+
+def avpu_code(typed: str) -> str | None:
+    """The AVPU code for what was typed (A, C, V, P, U or 1-5), None if it is none of them."""
+    typed = ascii_digits(typed.strip()).upper()
+    codes = [code for code, _label in AVPU]
+    if typed in codes:
+        return typed
+    return codes[int(typed) - 1] if typed in {"1", "2", "3", "4", "5"} else None
 
 
 def breakdown(score: Score) -> str:
@@ -69,14 +82,16 @@ class EncounterScreen(Translated, Screen):
         with VerticalScroll(id="encounter"):
             yield Static(_("New encounter: {patient}").format(patient=self.title_line), classes="title")
             with Grid(id="vitals"):
-                for name in FIELDS:
-                    measure = MEASURES[name]
-                    yield Label(shown(f"{_(measure.label)} ({measure.unit})"))
-                    yield Input(id=name, classes="vital", compact=True)
+                for name in VITALS_ROWS:
+                    if name == "avpu":
+                        yield Label(shown(_("Consciousness (AVPU or 1-5)")))
+                        yield Input(id="avpu", classes="vital", compact=True, max_length=1)
+                    else:
+                        measure = MEASURES[name]
+                        yield Label(shown(f"{_(measure.label)} ({measure.unit})"))
+                        yield Input(id=name, classes="vital", compact=True)
                     yield Label("", id=f"{name}-note", classes="note")
             with Horizontal(id="consciousness"):
-                yield Select([(shown(_(label)), code) for code, label in AVPU], prompt=_("Consciousness (AVPU)"),
-                             id="avpu", compact=True)
                 yield Checkbox(shown(_("on oxygen")), id="on_oxygen", compact=True)
                 yield Checkbox(shown(_("SpO2 scale 2")), id="hypercapnic", compact=True)
             yield Static(id="scores", classes="scores")
@@ -105,14 +120,13 @@ class EncounterScreen(Translated, Screen):
                     vitals[name] = check_measure(MEASURES[name], text)
                 except ValueError:
                     pass
-        avpu = self.query_one("#avpu", Select)
-        if not avpu.is_blank():
-            vitals["avpu"] = avpu.value
+        avpu = avpu_code(self.query_one("#avpu", Input).value)
+        if avpu:
+            vitals["avpu"] = avpu
         vitals["on_oxygen"] = self.query_one("#on_oxygen", Checkbox).value
         return vitals
 
     @on(Input.Changed, ".vital")
-    @on(Select.Changed)
     @on(Checkbox.Changed)
     def rescore(self) -> None:
         vitals = Vitals.model_validate(self.readings())
@@ -129,6 +143,12 @@ class EncounterScreen(Translated, Screen):
         if not text:
             note.update("")
             return
+        if name == "avpu":
+            code = avpu_code(text)
+            labels = dict(AVPU)
+            note.update(shown(_(labels[code]) if code else _("refused: type A, C, V, P or U (or 1 to 5)")))
+            event.input.set_class(code is None, "invalid")
+            return
         try:
             value = check_measure(MEASURES[name], text)
         except ValueError as exc:
@@ -142,8 +162,6 @@ class EncounterScreen(Translated, Screen):
     def form(self) -> dict[str, Any]:
         values = {widget.id: widget.value for widget in self.query(Input)}
         values.update({box.id: box.value for box in self.query(Checkbox)})
-        avpu = self.query_one("#avpu", Select)
-        values["avpu"] = None if avpu.is_blank() else avpu.value
         return values
 
     @work(exclusive=True, group="draft")
@@ -154,10 +172,7 @@ class EncounterScreen(Translated, Screen):
     async def restore_draft(self) -> None:
         draft = await self.app.desk.draft(self.patient_id)
         for key, value in (draft or {}).items():
-            if key == "avpu":
-                if value:
-                    self.query_one("#avpu", Select).value = value
-            elif value not in (None, ""):
+            if value not in (None, ""):
                 self.query_one(f"#{key}").value = value
         self.rescore()
 
@@ -167,8 +182,8 @@ class EncounterScreen(Translated, Screen):
         form = self.form()
         vitals = {name: form[name] for name in FIELDS if form[name].strip()}
         vitals["on_oxygen"] = form["on_oxygen"]
-        if form["avpu"]:
-            vitals["avpu"] = form["avpu"]
+        if form["avpu"].strip():
+            vitals["avpu"] = avpu_code(form["avpu"]) or form["avpu"]  # an unknown letter is refused on save
         data: dict[str, Any] = {"patient_id": self.patient_id, "vitals": vitals,
                                 "hypercapnic": form["hypercapnic"], "notes": form["notes"]}
         if form["diagnosis"].strip():
