@@ -77,3 +77,22 @@ async def open_encounter_for_fatima(pilot) -> None:
     await until(pilot, lambda: screen(app) == "ChartScreen" and app.screen.record is not None)
     await pilot.press("f5")
     await until(pilot, lambda: screen(app) == "EncounterScreen")
+
+
+@pytest.fixture
+def conflict(home, tmp_path):
+    """Two laptops changed Fatima's birth date without seeing each other; returns her id."""
+    from fieldkit.store.db import Store
+    from fieldkit.store.keystore import User
+    from fieldkit.store.session import unlock
+
+    here, supervisor = unlock(home, "amina", PASSPHRASE)
+    other = Store(tmp_path / "other-laptop.db", bytes(range(32)), device_id="f" * 32)
+    other.apply_remote(here.entries_after({}, limit=10**6))
+    [patient] = Clinic(here, supervisor).search("fatima")
+    Clinic(here, supervisor).edit(patient.id, {"birth_date": "1987-03-02"})
+    Clinic(other, User("nurse", "hoa", "clinician")).edit(patient.id, {"birth_date": "1989-03-02"})
+    here.apply_remote(other.entries_after(here.version_vector(), limit=10**6))
+    other.close()
+    here.close()
+    return patient.id
