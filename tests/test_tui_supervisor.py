@@ -218,6 +218,11 @@ async def test_a_clerk_gets_none_of_the_supervisor_screens(home, clerk, flagged_
     app = FieldkitApp(home, user="hoa")
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, passphrase=HOA)
+        shown = {binding.key for _key, binding, *_rest in app.screen.active_bindings.values()}
+        assert "f4" in shown and not shown & {"f6", "f7", "f8", "f10"}, "supervisor keys left in a clerk's footer"
+        await pilot.press("f6")
+        await pilot.pause(0.2)
+        assert screen(app) == "HomeScreen"
         for opened in (SummaryScreen, MergeScreen, UsersScreen):
             await app.push_screen(opened())
             await pilot.pause(0.2)

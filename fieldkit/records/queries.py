@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
+from datetime import time as dt_time
 from typing import Any
 
 from fieldkit.store.entities import MUTABLE, PATIENT
-from fieldkit.store.hlc import millis
+from fieldkit.store.hlc import millis, pack
 
 
 def when(ver: str) -> str:
@@ -94,3 +95,65 @@ def pending_referrals(conn, *, limit: int = 50) -> list[dict[str, Any]]:
         "SELECT id, patient_id, to_facility, urgency, reason FROM referrals WHERE status = 'pending' "
         "AND voided IS NOT 1 ORDER BY urgency = 'emergency' DESC, urgency = 'urgent' DESC, created LIMIT ?",
         (limit,))]
+
+
+# Every band a NEWS2 result carries (`scores.news2`), least to most urgent, then the two that
+# give no risk at all: a summary counts each, so an unscored child never reads as "low".
+NEWS2_BANDS_SHOWN = ("low", "low-medium", "medium", "high", "incomplete", "under 16")
+HOUR_MS = 3600 * 1000
+
+
+def _day_bounds(day: str) -> tuple[int, int]:
+    """The local day's first and last-plus-one millisecond: a clinic's day is its own midnight."""
+    start = date.fromisoformat(day)
+    first, after = (datetime.combine(d, dt_time()).astimezone() for d in (start, start + timedelta(days=1)))
+    return int(first.timestamp() * 1000), int(after.timestamp() * 1000)
+
+
+def day_summary(conn, day: str) -> dict[str, Any]:
+    """What the clinic did on one local day: patients seen, encounters by NEWS2 band and by hour,
+    referrals made, follow-ups due that day and those left open from before.
+
+    Encounters entered in error are not counted; a merged duplicate counts as the patient it was
+    merged into, so one person seen under two registrations is one patient seen.
+    """
+    first, after = _day_bounds(day)
+    live = ("FROM encounters e LEFT JOIN patients p ON p.id = e.patient_id WHERE e.recorded >= ? AND e.recorded < ? "
+            "AND NOT EXISTS (SELECT 1 FROM amendments a WHERE a.encounter_id = e.id AND a.kind = 'entered_in_error')")
+    patients, encounters = conn.execute(
+        f"SELECT count(DISTINCT coalesce(p.merged_into, e.patient_id)), count(*) {live}", (first, after)).fetchone()
+    bands = dict.fromkeys(NEWS2_BANDS_SHOWN, 0)
+    for band, count in conn.execute(f"SELECT coalesce(e.news2_band, 'incomplete'), count(*) {live} GROUP BY 1",
+                                    (first, after)):
+        bands[band if band in bands else "incomplete"] += count
+    hours = [0] * 24
+    for hour, count in conn.execute(f"SELECT (e.recorded - ?) / {HOUR_MS}, count(*) {live} GROUP BY 1",
+                                    (first, first, after)):
+        hours[min(hour, 23)] += count  # a 25-hour day (clocks back) folds its last hour into 23:00
+    # Referral versions start with the fixed-width hex HLC, so a day is a range of strings.
+    lo, hi = (f"{pack(ms):016x}" for ms in (first, after))
+    referrals = dict(conn.execute("SELECT urgency, count(*) FROM referrals WHERE created >= ? AND created < ? "
+                                  "AND voided IS NOT 1 GROUP BY urgency", (lo, hi)))
+    due = dict(conn.execute("SELECT status, count(*) FROM followups WHERE due = ? AND voided IS NOT 1 "
+                            "GROUP BY status", (day,)))
+    overdue = conn.execute("SELECT count(*) FROM followups WHERE due < ? AND status = 'open' AND voided IS NOT 1",
+                           (day,)).fetchone()[0]
+    return {"day": day, "patients": patients, "encounters": encounters, "bands": bands, "hours": hours,
+            "referrals": referrals, "followups_due": due, "overdue": overdue}
+
+
+def flagged_duplicates(conn, *, limit: int = 50) -> list[dict[str, Any]]:
+    """Pairs a registration warned might be one person, still both live and unmerged, newest first.
+
+    The warning was journalled with the registration ("registered anyway", with a reason), so the
+    pairs cost nothing to find again: no fuzzy matching over the whole register.
+    """
+    rows = conn.execute(
+        "SELECT d.value, j.entity_id, coalesce(json_extract(j.data, '$.reason'), '') "
+        "FROM journal j, json_each(j.data, '$.possible_duplicates') d "
+        "JOIN patients a ON a.id = d.value JOIN patients b ON b.id = j.entity_id "
+        # instr first: parsing only the few registrations that carry a warning, not every one
+        "WHERE j.entity = 'patient' AND j.op = 'create' AND instr(j.data, '\"possible_duplicates\"') "
+        "AND a.merged_into IS NULL AND b.merged_into IS NULL "
+        "AND a.voided IS NOT 1 AND b.voided IS NOT 1 ORDER BY j.hlc DESC LIMIT ?", (limit,))
+    return [{"first": first, "second": second, "reason": reason} for first, second, reason in rows]

@@ -14,6 +14,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "void patient": frozenset({"supervisor"}),
     "merge patients": frozenset({"supervisor"}),
     "resolve conflict": frozenset({"supervisor"}),
+    "manage users": frozenset({"supervisor"}),
+    "see the day summary": frozenset({"supervisor"}),
 }
 
 
@@ -21,6 +23,10 @@ class NotAllowed(FieldkitError):
     pass
 
 
+def allowed(role: str, action: str) -> bool:
+    return role in ALLOWED[action]
+
+
 def require(role: str, action: str) -> None:
-    if role not in ALLOWED[action]:
+    if not allowed(role, action):
         raise NotAllowed(f"a {role} may not {action}")

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
 from fieldkit.errors import FieldkitError, WrongPassphrase
+from fieldkit.i18n import _
 
 ROLES = ("clinician", "clerk", "supervisor")
 # Argon2id cost, tuned so one guess costs about half a second on a 2-core field laptop (RFC 9106
@@ -99,9 +100,9 @@ class Keystore:
         if role not in ROLES:
             raise FieldkitError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
         if not name.strip():
-            raise FieldkitError("a user needs a name")
+            raise FieldkitError(_("a user needs a name"))
         if any(u.name == name for u in self.users()):
-            raise FieldkitError(f"there is already a user named {name!r}")
+            raise FieldkitError(_("there is already a user named {name}").format(name=name))
         user = User(secrets.token_hex(8), name, role, language)
         with self._connect() as conn:
             conn.execute("INSERT INTO users VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -114,6 +115,26 @@ class Keystore:
         with self._connect() as conn:
             conn.execute("UPDATE users SET language = ? WHERE id = ?", (language, user.id))
         return User(user.id, user.name, user.role, language)
+
+    def set_role(self, name: str, role: str) -> User:
+        """Give a user another role; the last supervisor keeps theirs, or nobody could add users."""
+        if role not in ROLES:
+            raise FieldkitError(_("role must be one of {roles}, not {role}").format(roles=", ".join(ROLES), role=role))
+        user = self.user(name)
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")  # the count and the change as one: two demotions cannot both pass
+            try:
+                others = conn.execute("SELECT count(*) FROM users WHERE role = 'supervisor' AND id != ?",
+                                      (user.id,)).fetchone()[0]
+                if user.role == "supervisor" and role != "supervisor" and not others:
+                    raise FieldkitError(_("{name} is the last supervisor on this laptop: make another "
+                                          "supervisor first").format(name=user.name))
+                conn.execute("UPDATE users SET role = ? WHERE id = ?", (role, user.id))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return User(user.id, user.name, role, user.language)
 
     def get_setting(self, key: str, default: str = "") -> str:
         """A setting of this laptop (not of a user, not of a patient): the terminal's RTL mode."""
@@ -135,7 +156,7 @@ class Keystore:
         try:
             key = AESGCM(kek).decrypt(nonce, sealed, self._aad(user.id, memory_kib, iterations, lanes))
         except InvalidTag:
-            raise WrongPassphrase(f"wrong passphrase for {user.name}") from None
+            raise WrongPassphrase(_("wrong passphrase for {name}").format(name=user.name)) from None
         return user, key
 
     def change_passphrase(self, name: str, old: str, new: str) -> None:
@@ -147,7 +168,7 @@ class Keystore:
 
     def _seal(self, user_id: str, passphrase: str, key: bytes, kdf: dict[str, int]) -> tuple:
         if len(passphrase) < MIN_PASSPHRASE:
-            raise FieldkitError(f"a passphrase needs at least {MIN_PASSPHRASE} characters")
+            raise FieldkitError(_("a passphrase needs at least {n} characters").format(n=MIN_PASSPHRASE))
         salt, nonce = os.urandom(16), os.urandom(12)
         kek = _derive(passphrase, salt, kdf["memory_kib"], kdf["iterations"], kdf["lanes"])
         aad = self._aad(user_id, kdf["memory_kib"], kdf["iterations"], kdf["lanes"])

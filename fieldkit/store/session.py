@@ -1,9 +1,11 @@
-"""Creating a clinic on a laptop and unlocking it as one of its users."""
+"""Creating a clinic on a laptop, unlocking it as one of its users, and managing those users."""
 
 from __future__ import annotations
 
 from fieldkit.errors import FieldkitError
+from fieldkit.i18n import _
 from fieldkit.store.db import Change, Store
+from fieldkit.store.fold import field_versions
 from fieldkit.store.home import Home
 from fieldkit.store.keystore import Keystore, User
 
@@ -50,3 +52,20 @@ def publish_user(store: Store, user: User, *, by: User) -> None:
     """Journal the user so other laptops know who wrote an entry and in which role."""
     store.append([Change("user", user.id, "create", {"fields": {"name": user.name, "role": user.role,
                                                                "active": True}})], user=by.id)
+
+
+def change_role(home: Home, store: Store, *, by: User, name: str, role: str) -> User:
+    """A supervisor gives a user another role, on this laptop's key slots and in the journal."""
+    if by.role != "supervisor":
+        raise FieldkitError(_("only a supervisor can change roles"))
+    keystore = Keystore(home.keystore)
+    before = keystore.user(name)
+    user = keystore.set_role(name, role)
+    base = store.read(lambda conn: field_versions(conn, user.id)).get("role", "")
+    try:
+        store.append([Change("user", user.id, "update", {"fields": {"role": role}, "base": {"role": base}})],
+                     user=by.id)
+    except BaseException:
+        keystore.set_role(name, before.role)  # unjournalled, the change never happened
+        raise
+    return user

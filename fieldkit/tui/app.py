@@ -20,6 +20,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from fieldkit.i18n import N_, _, set_language
+from fieldkit.records.roles import allowed
 from fieldkit.store.home import Home
 from fieldkit.store.keystore import Keystore
 from fieldkit.tui import rtl
@@ -29,14 +30,18 @@ from fieldkit.tui.conflicts import ConflictScreen
 from fieldkit.tui.desk import Desk, off_loop
 from fieldkit.tui.encounter import EncounterScreen
 from fieldkit.tui.home import HomeScreen
+from fieldkit.tui.merge import MergeScreen
 from fieldkit.tui.pin import Pin
 from fieldkit.tui.register import RegisterScreen
 from fieldkit.tui.settings import SettingsScreen
 from fieldkit.tui.status import SyncScreen, SyncState
+from fieldkit.tui.summary import SummaryScreen
 from fieldkit.tui.unlock import LockScreen, UnlockScreen
+from fieldkit.tui.users import UsersScreen
 from fieldkit.tui.words import word
 
 IDLE_LOCK_SECONDS = 300
+SUPERVISOR_ONLY = {"day_summary", "merge_patients", "conflicts", "users"}
 
 
 class FieldkitApp(App):
@@ -146,6 +151,26 @@ class FieldkitApp(App):
         else:
             self.notify(_("Only a supervisor resolves conflicts."), severity="warning")
 
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        # Supervisor-only keys leave the footer (80 columns is full) for everyone else; the
+        # palette still offers them and says who may use them.
+        return action not in SUPERVISOR_ONLY or (self.desk is not None and self.desk.user.role == "supervisor")
+
+    def _supervisor_screen(self, action: str, make: type[Screen], refusal: str) -> None:
+        if self.desk is not None and allowed(self.desk.user.role, action):
+            self.push_screen(make())
+        else:
+            self.notify(refusal, severity="warning")
+
+    def action_day_summary(self) -> None:
+        self._supervisor_screen("see the day summary", SummaryScreen, _("Only a supervisor sees the day summary."))
+
+    def action_merge_patients(self) -> None:
+        self._supervisor_screen("merge patients", MergeScreen, _("Only a supervisor merges patients."))
+
+    def action_users(self) -> None:
+        self._supervisor_screen("manage users", UsersScreen, _("Only a supervisor manages users."))
+
     def action_settings(self) -> None:
         if self.desk is not None:
             self.push_screen(SettingsScreen())
@@ -156,6 +181,11 @@ class FieldkitApp(App):
             return
         yield SystemCommand(_("Register a patient"), _("Open the registration form (F4)"), self.open_registration)
         yield SystemCommand(_("Conflicts"), _("The supervisor's conflict inbox (F8)"), self.action_conflicts)
+        yield SystemCommand(_("Day summary"), _("Patients seen, risk bands, referrals, follow-ups (F6)"),
+                            self.action_day_summary)
+        yield SystemCommand(_("Merge duplicates"), _("Two registrations of one person become one (F7)"),
+                            self.action_merge_patients)
+        yield SystemCommand(_("Users and roles"), _("Add users, change roles (F10)"), self.action_users)
         yield SystemCommand(_("Sync"), _("Peers, progress and history (F9)"), self.action_sync)
         yield SystemCommand(_("Settings"), _("Language, right-to-left display, PIN (F11)"), self.action_settings)
         yield SystemCommand(_("Lock"), _("Lock the screen now (F12)"), self.action_lock)

@@ -14,11 +14,13 @@ from datetime import date
 from typing import Any, Callable, TypeVar
 
 from fieldkit.records import queries
-from fieldkit.records.duplicates import Match
+from fieldkit.records.duplicates import Match, likely_duplicates
 from fieldkit.records.models import NAME_PARTS, Patient, full_name
-from fieldkit.records.search import PatientSummary, recent
+from fieldkit.records.roles import require
+from fieldkit.records.search import SUMMARY, PatientSummary, recent
+from fieldkit.records.search import search as find_patients
 from fieldkit.records.services import Clinic, RecordedEncounter, Registration, validated
-from fieldkit.store import drafts
+from fieldkit.store import drafts, session
 from fieldkit.store.home import Home
 from fieldkit.store.keystore import Keystore, User
 from fieldkit.store.session import create_clinic, unlock
@@ -104,8 +106,11 @@ class Desk:
         """Open conflicts, safety fields first, each with the patient's name."""
         def job(conn) -> list[dict[str, Any]]:
             found = queries.conflicts(conn)
+            staff = dict(conn.execute("SELECT id, name FROM users"))
             for conflict in found:
                 conflict["patient_name"] = full_name(queries.patient_fields(conn, conflict["patient_id"]) or {})
+                for candidate in conflict["candidates"]:
+                    candidate["author"] = staff.get(candidate["author"], candidate["author"])
             return sorted(found, key=lambda c: (not c["needs_review"], c["patient_name"], c["field"]))
         return await off_loop(self.clinic.store.read, job)
 
@@ -131,3 +136,59 @@ class Desk:
         """Entries this laptop holds that no hub has acknowledged (no hub yet: all of them)."""
         return await off_loop(self.clinic.store.read,
                               lambda conn: conn.execute("SELECT count(*) FROM journal").fetchone()[0])
+
+    # -- the supervisor's screens ----------------------------------------------------------------
+
+    async def day_summary(self, on: date) -> dict[str, Any]:
+        require(self.user.role, "see the day summary")
+        return await off_loop(self.clinic.store.read, lambda conn: queries.day_summary(conn, on.isoformat()))
+
+    async def duplicate_pairs(self, query: str = "") -> list[dict[str, Any]]:
+        """Pairs that may be one person: those flagged at registration, or with a query, the likely
+        duplicates of the first patients it finds. Each is {first, second: PatientSummary, and
+        why: the matcher's reasons (words to translate) or, flagged, the reason typed then}."""
+        require(self.user.role, "merge patients")
+
+        def job(conn) -> list[dict[str, Any]]:
+            if query.strip():
+                found = []
+                for patient in find_patients(conn, query, limit=5):
+                    fields = validated(Patient, queries.patient_fields(conn, patient.id))
+                    found += [(patient.id, match.patient.id, {"reasons": match.reasons})
+                              for match in likely_duplicates(conn, fields, exclude=patient.id)]
+            else:
+                found = [(pair["first"], pair["second"], {"registered_anyway": pair["reason"]})
+                         for pair in queries.flagged_duplicates(conn, limit=PAGE)]
+            unique: dict[frozenset, tuple[str, str, dict]] = {}
+            for a, b, why in found:  # two found patients may each list the other
+                unique.setdefault(frozenset((a, b)), (a, b, why))
+            pairs = list(unique.values())[:PAGE]
+            ids = sorted({pid for a, b, _why in pairs for pid in (a, b)})
+            people = {row[0]: PatientSummary.from_row(row) for row in conn.execute(
+                f"SELECT {SUMMARY} FROM patients WHERE id IN ({','.join('?' * len(ids))})", ids)}
+            return [{"first": people[a], "second": people[b], "why": why} for a, b, why in pairs]
+        return await off_loop(self.clinic.store.read, job)
+
+    async def merge(self, duplicate_id: str, survivor_id: str) -> None:
+        await off_loop(self.clinic.merge, duplicate_id, survivor_id)
+
+    async def unmerge(self, duplicate_id: str) -> None:
+        await off_loop(self.clinic.unmerge, duplicate_id)
+
+    async def users(self) -> list[User]:
+        require(self.user.role, "manage users")
+        return await off_loop(Keystore(self.home.keystore).users)
+
+    async def add_user(self, name: str, role: str, language: str, passphrase: str, own_passphrase: str) -> User:
+        """A new user on this laptop; the supervisor's own passphrase unwraps the key to seal for them."""
+        require(self.user.role, "manage users")
+        return await off_loop(session.add_user, self.home, self.clinic.store, by=self.user.name,
+                              by_passphrase=own_passphrase, name=name.strip(), role=role, passphrase=passphrase,
+                              language=language)
+
+    async def change_role(self, name: str, role: str) -> User:
+        require(self.user.role, "manage users")
+        changed = await off_loop(session.change_role, self.home, self.clinic.store, by=self.user, name=name, role=role)
+        if changed.id == self.user.id:
+            self.clinic.user = changed  # a supervisor who stepped down stops acting as one at once
+        return changed

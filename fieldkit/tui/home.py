@@ -35,12 +35,15 @@ def describe(patient: PatientSummary) -> tuple[str, str, str]:
 
 class HomeScreen(Translated, Screen):
     BINDINGS = [
-        Binding("f3", "focus_search", N_("Search"), id="search"),
+        Binding("f3", "focus_search", N_("Search"), id="search", show=False),
         Binding("f4", "register", N_("Register"), id="register"),
         Binding("pagedown", "page(1)", N_("Next page"), id="next-page", show=False),
         Binding("pageup", "page(-1)", N_("Previous page"), id="previous-page", show=False),
+        Binding("f6", "app.day_summary", N_("Summary"), id="day-summary"),
+        Binding("f7", "app.merge_patients", N_("Merge"), id="merge-patients"),
         Binding("f8", "app.conflicts", N_("Conflicts"), id="conflicts"),
         Binding("f9", "app.sync", N_("Sync"), id="sync"),
+        Binding("f10", "app.users", N_("Users"), id="users", show=False),
         Binding("f11", "app.settings", N_("Settings"), id="settings"),
         Binding("f12", "app.lock", N_("Lock"), id="lock"),
     ]
