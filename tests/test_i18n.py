@@ -109,6 +109,7 @@ def test_render_modes():
     assert app.startswith("1988 ") and "\u0641" not in app  # reordered and joined (presentation forms)
     words = rtl.render(LOGICAL, "words")
     assert words == "1988 الحسن فاطمة"  # words in visual order, each word's letters logical
+    assert rtl.render("پرونده شماره ۱۲", "words") == "۱۲ شماره پرونده", "digits keep their order"
     assert rtl.render("Nguyễn Văn An 1990", "app") == "Nguyễn Văn An 1990"
     assert len(rtl.render("لا إله", "app")) == len("لا إله"), "lam-alef ligatures would shrink the cell"
 

@@ -105,8 +105,12 @@ class FieldkitApp(App):
         self.desk = desk
         set_language(desk.user.language)
         self.signed_in = f"{desk.user.name} ({word(desk.user.role)})"
+        # The app's worker: the sign-in screen's own worker dies with it when home replaces it.
+        self.run_worker(self.count_pending(), group="pending", exclusive=True)
         self.switch_screen(HomeScreen())
-        self.sync_state = self.sync_state.with_(pending_for_hub=await desk.pending_for_hub())
+
+    async def count_pending(self) -> None:
+        self.sync_state = self.sync_state.with_(pending_for_hub=await self.desk.pending_for_hub())
 
     async def speak(self, language: str) -> None:
         """Switch language now: the signed-in user keeps it, and every screen is made again."""

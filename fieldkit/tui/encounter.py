@@ -60,6 +60,14 @@ def breakdown(score: Score) -> str:
     return shown("\n".join(lines))
 
 
+class Tick(Checkbox):
+    """A checkbox whose mark is a character, not only a colour: X when ticked, blank when not."""
+
+    @property
+    def BUTTON_INNER(self) -> str:  # noqa: N802 (Textual's class attribute, made to follow the value)
+        return "X" if self.value else " "
+
+
 class EncounterScreen(Translated, Screen):
     BINDINGS = [
         Binding("f2", "save", N_("Save"), id="save", priority=True),
@@ -84,16 +92,16 @@ class EncounterScreen(Translated, Screen):
             with Grid(id="vitals"):
                 for name in VITALS_ROWS:
                     if name == "avpu":
-                        yield Label(shown(_("Consciousness (AVPU or 1-5)")))
-                        yield Input(id="avpu", classes="vital", compact=True, max_length=1)
+                        yield Label(shown(_("Consciousness (AVPU)")))
+                        yield Input(id="avpu", classes="vital", compact=True, max_length=1, placeholder="ACVPU 1-5")
                     else:
                         measure = MEASURES[name]
                         yield Label(shown(f"{_(measure.label)} ({measure.unit})"))
                         yield Input(id=name, classes="vital", compact=True)
                     yield Label("", id=f"{name}-note", classes="note")
             with Horizontal(id="consciousness"):
-                yield Checkbox(shown(_("on oxygen")), id="on_oxygen", compact=True)
-                yield Checkbox(shown(_("SpO2 scale 2")), id="hypercapnic", compact=True)
+                yield Tick(shown(_("on oxygen")), id="on_oxygen", compact=True)
+                yield Tick(shown(_("SpO2 scale 2")), id="hypercapnic", compact=True)
             yield Static(id="scores", classes="scores")
             yield Input(placeholder=_("Diagnosis: ICD-10 code, colon, text (J18.9:pneumonia)"), id="diagnosis",
                         compact=True)

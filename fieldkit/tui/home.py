@@ -39,8 +39,9 @@ class HomeScreen(Translated, Screen):
         Binding("f4", "register", N_("Register"), id="register"),
         Binding("pagedown", "page(1)", N_("Next page"), id="next-page", show=False),
         Binding("pageup", "page(-1)", N_("Previous page"), id="previous-page", show=False),
-        Binding("f6", "app.day_summary", N_("Summary"), id="day-summary"),
-        Binding("f7", "app.merge_patients", N_("Merge"), id="merge-patients"),
+        # F6, F7 and F10 stay out of the footer, full at 80 columns; the palette lists them.
+        Binding("f6", "app.day_summary", N_("Summary"), id="day-summary", show=False),
+        Binding("f7", "app.merge_patients", N_("Merge"), id="merge-patients", show=False),
         Binding("f8", "app.conflicts", N_("Conflicts"), id="conflicts"),
         Binding("f9", "app.sync", N_("Sync"), id="sync"),
         Binding("f10", "app.users", N_("Users"), id="users", show=False),

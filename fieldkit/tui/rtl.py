@@ -22,7 +22,8 @@ MODES = ("terminal", "app", "words")
 # VTE's explicit-mode switch (terminal-wg bidi proposal): the app has laid the line out itself.
 EXPLICIT, IMPLICIT = "\x1b[8l", "\x1b[8h"
 _RTL = re.compile(r"[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
-_RTL_WORD = re.compile(r"[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]+")
+# Letters only: Arabic-Indic and Persian digits already run left to right after reordering.
+_RTL_WORD = re.compile(r"[\u0590-\u065f\u066a-\u06ef\u06fa-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]+")
 
 _mode = "terminal"
 
