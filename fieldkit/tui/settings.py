@@ -42,6 +42,7 @@ class SettingsScreen(Translated, Screen):
         Binding("escape", "app.pop_screen", N_("Back"), id="back"),
         Binding("f12", "app.lock", N_("Lock"), id="lock"),
     ]
+    AUTO_FOCUS = "#language"
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
