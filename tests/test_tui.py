@@ -279,3 +279,25 @@ async def test_rtl_test_card_sets_the_render_mode_for_this_laptop(home):
             assert record["given_name"] == "فاطمة"  # stored text stays logical
     finally:
         rtl.set_mode("terminal")
+
+
+async def test_lock_time_and_theme_are_kept_for_the_laptop(home):
+    from fieldkit.store.keystore import Keystore
+
+    app = FieldkitApp(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot)
+        assert app.idle_lock_seconds == 300
+        await open_settings(pilot)
+        field = app.screen.query_one("#lock-after")
+        field.value = ""
+        field.focus()
+        await pilot.press(*"500", "enter")
+        assert "1 to 120" in text(app, "#settings-error") and app.idle_lock_seconds == 300
+        field.value = ""
+        await pilot.press(*"١٠", "enter")  # typed in Arabic-Indic digits
+        await until(pilot, lambda: app.idle_lock_seconds == 600)
+        app.theme = "textual-light"
+        await until(pilot, lambda: Keystore(home.keystore).get_setting("theme") == "textual-light")
+    again = FieldkitApp(home)
+    assert again.idle_lock_seconds == 600 and again.theme == "textual-light"

@@ -40,7 +40,7 @@ from fieldkit.tui.unlock import LockScreen, UnlockScreen
 from fieldkit.tui.users import UsersScreen
 from fieldkit.tui.words import word
 
-IDLE_LOCK_SECONDS = 300
+LOCK_AFTER_MINUTES = 5  # the laptop's setting (Settings, F11) overrides it
 SUPERVISOR_ONLY = {"day_summary", "merge_patients", "conflicts", "users"}
 
 
@@ -54,22 +54,35 @@ class FieldkitApp(App):
     signed_in: reactive[str] = reactive("")
 
     def __init__(self, home: Home, *, user: str | None = None, passphrase: str | None = None,
-                 idle_lock_seconds: float = IDLE_LOCK_SECONDS) -> None:
+                 idle_lock_seconds: float | None = None) -> None:
         super().__init__()
         self.home = home
         self.preferred_user = user
         self.given_passphrase = passphrase
-        self.idle_lock_seconds = idle_lock_seconds
         self.desk: Desk | None = None
         self.pin: Pin | None = None  # set by the user for this run only; never written anywhere
         self.locked = False
         self.last_input = time.monotonic()
         # Read before the screen exists: the sign-in screen already speaks the last user's language.
         laptop = Keystore(home.keystore)
+        settings = {}
         if laptop.exists:
-            set_language(laptop.get_setting("language", "en"))
-            rtl.set_mode(laptop.get_setting("rtl_mode", "terminal"))
+            settings = {key: laptop.get_setting(key) for key in ("language", "rtl_mode", "lock_after", "theme")}
+            set_language(settings["language"] or "en")
+            rtl.set_mode(settings["rtl_mode"] or "terminal")
+        self.idle_lock_seconds = idle_lock_seconds or 60 * int(settings.get("lock_after") or LOCK_AFTER_MINUTES)
+        if settings.get("theme") in self.available_themes:
+            self.theme = settings["theme"]
         self.keymap_error = self._load_keymap()
+
+    def watch_theme(self, theme: str) -> None:
+        # Kept for the laptop: a 16-colour terminal chosen once stays chosen.
+        if self.desk is not None:
+            self.run_worker(off_loop(Keystore(self.home.keystore).set_setting, "theme", theme), group="settings")
+
+    async def lock_after(self, minutes: int) -> None:
+        await off_loop(Keystore(self.home.keystore).set_setting, "lock_after", str(minutes))
+        self.idle_lock_seconds = 60 * minutes
 
     def _load_keymap(self) -> str:
         path = self.home.path / "keymap.toml"

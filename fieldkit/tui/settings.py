@@ -16,12 +16,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Select, Static
 
 from fieldkit.errors import FieldkitError
-from fieldkit.i18n import LANGUAGES, N_, _, language
+from fieldkit.i18n import LANGUAGES, N_, _, digits, language
 from fieldkit.text import ascii_digits
 from fieldkit.tui import rtl
 from fieldkit.tui.status import StatusBar
 from fieldkit.tui.translated import Translated
 
+MAX_LOCK_MINUTES = 120
 MODE_NAMES = {"terminal": N_("the terminal lays it out"), "app": N_("fieldkit lays it out"),
               "words": N_("fieldkit orders the words, the terminal joins the letters")}
 
@@ -53,6 +54,9 @@ class SettingsScreen(Translated, Screen):
             yield Static(rtl.shown(_("Right-to-left test card: which block reads correctly?")), classes="title")
             yield Static(test_card(), id="test-card")
             yield Input(placeholder=_("Type 1, 2 or 3 and Enter"), id="rtl-mode", compact=True, max_length=1)
+            yield Static(rtl.shown(_("Lock after this many minutes without a key (1 to 120), then Enter")),
+                         classes="title")
+            yield Input(str(round(self.app.idle_lock_seconds / 60)), id="lock-after", compact=True, max_length=3)
             yield Static(rtl.shown(_("PIN to unlock the screen while the app runs")), classes="title")
             yield Input(placeholder=_("4 to 6 digits"), password=True, id="pin", compact=True)
             yield Input(placeholder=_("the same PIN again, then F2"), password=True, id="pin-again", compact=True)
@@ -72,6 +76,16 @@ class SettingsScreen(Translated, Screen):
             self.query_one("#settings-error", Label).update(_("choose 1, 2 or 3"))
             return
         self.app.run_worker(self.app.render_rtl(rtl.MODES[int(choice) - 1]), group="rebuild", exclusive=True)
+
+    @on(Input.Submitted, "#lock-after")
+    async def lock_after_chosen(self, event: Input.Submitted) -> None:
+        typed = ascii_digits(event.value.strip())
+        if not typed.isdigit() or not 1 <= int(typed) <= MAX_LOCK_MINUTES:
+            self.query_one("#settings-error", Label).update(_("lock after 1 to 120 minutes"))
+            return
+        await self.app.lock_after(int(typed))
+        self.query_one("#settings-error", Label).update("")
+        self.app.notify(_("The screen locks after {n} minutes without a key.").format(n=digits(typed)))
 
     @on(Input.Submitted, "#pin-again")
     def action_set_pin(self) -> None:
