@@ -10,6 +10,12 @@ import itertools
 import os
 
 import pytest
+from hypothesis import settings
+
+# Timing is what bench/ measures; under a loaded CI machine a per-example deadline only makes a
+# correct property fail now and then.
+settings.register_profile("fieldkit", deadline=None)
+settings.load_profile("fieldkit")
 
 from fieldkit.store import keystore
 from fieldkit.store.db import Store
