@@ -21,3 +21,8 @@ def new_device_key() -> tuple[bytes, str]:
     raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                             serialization.NoEncryption())
     return raw, device_id(key.public_key().public_bytes(**_RAW))
+
+
+def public_key(private: bytes) -> bytes:
+    """The raw public key of a raw private key: what a certificate vouches for."""
+    return Ed25519PrivateKey.from_private_bytes(private).public_key().public_bytes(**_RAW)
