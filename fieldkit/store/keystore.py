@@ -136,11 +136,14 @@ class Keystore:
                 raise
         return User(user.id, user.name, role, user.language)
 
-    def get_setting(self, key: str, default: str = "") -> str:
-        """A setting of this laptop (not of a user, not of a patient): the terminal's RTL mode."""
+    def settings(self) -> dict[str, str]:
+        """This laptop's settings (not a user's, not a patient's), such as the terminal's RTL mode."""
         with self._connect() as conn:
-            row = conn.execute("SELECT value FROM meta WHERE key = ?", (f"setting:{key}",)).fetchone()
-        return row[0] if row else default
+            rows = conn.execute("SELECT substr(key, 9), value FROM meta WHERE key LIKE 'setting:%'").fetchall()
+        return dict(rows)
+
+    def get_setting(self, key: str, default: str = "") -> str:
+        return self.settings().get(key, default)
 
     def set_setting(self, key: str, value: str) -> None:
         with self._connect() as conn:

@@ -20,7 +20,6 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from fieldkit.i18n import N_, _, set_language
-from fieldkit.records.roles import allowed
 from fieldkit.store.home import Home
 from fieldkit.store.keystore import Keystore
 from fieldkit.tui import rtl
@@ -41,7 +40,11 @@ from fieldkit.tui.users import UsersScreen
 from fieldkit.tui.words import word
 
 LOCK_AFTER_MINUTES = 5  # the laptop's setting (Settings, F11) overrides it
-SUPERVISOR_ONLY = {"day_summary", "merge_patients", "conflicts", "users"}
+
+
+# The app's actions that open a screen only some roles may use (its ACTION in roles.ALLOWED).
+ROLE_SCREENS = {"conflicts": ConflictScreen, "day_summary": SummaryScreen, "merge_patients": MergeScreen,
+                "users": UsersScreen}
 
 
 class FieldkitApp(App):
@@ -65,11 +68,9 @@ class FieldkitApp(App):
         self.last_input = time.monotonic()
         # Read before the screen exists: the sign-in screen already speaks the last user's language.
         laptop = Keystore(home.keystore)
-        settings = {}
-        if laptop.exists:
-            settings = {key: laptop.get_setting(key) for key in ("language", "rtl_mode", "lock_after", "theme")}
-            set_language(settings["language"] or "en")
-            rtl.set_mode(settings["rtl_mode"] or "terminal")
+        settings = laptop.settings() if laptop.exists else {}
+        set_language(settings.get("language", "en"))
+        rtl.set_mode(settings.get("rtl_mode", "terminal"))
         self.idle_lock_seconds = idle_lock_seconds or 60 * int(settings.get("lock_after") or LOCK_AFTER_MINUTES)
         if settings.get("theme") in self.available_themes:
             self.theme = settings["theme"]
@@ -162,31 +163,30 @@ class FieldkitApp(App):
     def action_sync(self) -> None:
         self.push_screen(SyncScreen())
 
-    def action_conflicts(self) -> None:
-        if self.desk is not None and self.desk.user.role == "supervisor":
-            self.push_screen(ConflictScreen())
-        else:
-            self.notify(_("Only a supervisor resolves conflicts."), severity="warning")
-
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        # Supervisor-only keys leave the footer (80 columns is full) for everyone else; the
-        # palette still offers them and says who may use them.
-        return action not in SUPERVISOR_ONLY or (self.desk is not None and self.desk.user.role == "supervisor")
+        # Keys of screens a role may not use leave the footer (80 columns is full); the palette
+        # still offers them and says who may use them.
+        screen = ROLE_SCREENS.get(action)
+        return screen is None or (self.desk is not None and screen.allows(self.desk.user.role))
 
-    def _supervisor_screen(self, action: str, make: type[Screen], refusal: str) -> None:
-        if self.desk is not None and allowed(self.desk.user.role, action):
-            self.push_screen(make())
+    def _open_role_screen(self, action: str) -> None:
+        screen = ROLE_SCREENS[action]
+        if self.desk is not None and screen.allows(self.desk.user.role):
+            self.push_screen(screen())
         else:
-            self.notify(refusal, severity="warning")
+            self.notify(_(screen.REFUSAL), severity="warning")
+
+    def action_conflicts(self) -> None:
+        self._open_role_screen("conflicts")
 
     def action_day_summary(self) -> None:
-        self._supervisor_screen("see the day summary", SummaryScreen, _("Only a supervisor sees the day summary."))
+        self._open_role_screen("day_summary")
 
     def action_merge_patients(self) -> None:
-        self._supervisor_screen("merge patients", MergeScreen, _("Only a supervisor merges patients."))
+        self._open_role_screen("merge_patients")
 
     def action_users(self) -> None:
-        self._supervisor_screen("manage users", UsersScreen, _("Only a supervisor manages users."))
+        self._open_role_screen("users")
 
     def action_settings(self) -> None:
         if self.desk is not None:

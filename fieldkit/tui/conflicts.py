@@ -15,7 +15,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
 from fieldkit.errors import FieldkitError
@@ -24,7 +23,7 @@ from fieldkit.records.queries import when
 from fieldkit.text import split_list
 from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
-from fieldkit.tui.translated import Translated
+from fieldkit.tui.translated import RoleScreen
 from fieldkit.tui.words import word
 
 
@@ -46,7 +45,9 @@ def typed(text: str, like: Any) -> Any:
     return text
 
 
-class ConflictScreen(Translated, Screen):
+class ConflictScreen(RoleScreen):
+    ACTION = "resolve conflict"
+    REFUSAL = N_("Only a supervisor resolves conflicts.")
     BINDINGS = [
         Binding("f2", "resolve", N_("Resolve"), id="resolve", priority=True),
         Binding("escape", "app.pop_screen", N_("Back"), id="back"),
@@ -69,6 +70,8 @@ class ConflictScreen(Translated, Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        if self.refused():
+            return
         self.query_one("#conflict-list", DataTable).add_columns(_("Patient"), _("Field"), _("Values"))
         self.load()
 

@@ -20,7 +20,7 @@ from fieldkit.tui.desk import PAGE
 from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
 from fieldkit.tui.translated import Translated
-from fieldkit.tui.words import word
+from fieldkit.tui.words import born, word
 
 
 SEX_MARK = {"female": N_("F"), "male": N_("M"), "other": N_("O"), "unknown": "?"}
@@ -29,8 +29,7 @@ SEX_MARK = {"female": N_("F"), "male": N_("M"), "other": N_("O"), "unknown": "?"
 def describe(patient: PatientSummary) -> tuple[str, str, str]:
     """Name, sex and year of birth, locality: the year column stays between the two columns that
     may be right-to-left, so a bidi terminal never runs them together (ecosystem.md 4.5)."""
-    born = digits(patient.birth_date[:4]) + ("~" if patient.birth_date_estimated else "") if patient.birth_date else "?"
-    return shown(patient.full_name), f"{_(SEX_MARK.get(patient.sex, '?'))} {born}", shown(patient.locality)
+    return shown(patient.full_name), f"{_(SEX_MARK.get(patient.sex, '?'))} {born(patient)}", shown(patient.locality)
 
 
 class HomeScreen(Translated, Screen):

@@ -16,24 +16,18 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Footer, Input, Label, Static
 
 from fieldkit.errors import FieldkitError
-from fieldkit.i18n import N_, _, day, digits, ngettext, number
+from fieldkit.i18n import N_, _, day, ngettext, number
 from fieldkit.records.models import full_name
-from fieldkit.records.roles import allowed
-from fieldkit.records.search import PatientSummary
 from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
-from fieldkit.tui.translated import Translated
-from fieldkit.tui.words import word
+from fieldkit.tui.translated import RoleScreen, Translated
+from fieldkit.tui.words import born, word
 
 SIDE_WIDTH = 30  # two record columns and the labels between them fit 80 columns
-
-
-def born(patient: PatientSummary) -> str:
-    return digits(patient.birth_date[:4]) + ("~" if patient.birth_date_estimated else "") if patient.birth_date else "?"
 
 
 def why(found: dict[str, Any]) -> str:
@@ -106,7 +100,9 @@ class ConfirmMerge(Translated, ModalScreen[bool]):
         self.dismiss(event.button.id == "merge")
 
 
-class MergeScreen(Translated, Screen):
+class MergeScreen(RoleScreen):
+    ACTION = "merge patients"
+    REFUSAL = N_("Only a supervisor merges patients.")
     DEFAULT_CSS = """
     #merge { padding: 0 1; }
     #pairs { height: 5; }
@@ -141,9 +137,7 @@ class MergeScreen(Translated, Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        if not allowed(self.app.desk.user.role, "merge patients"):
-            self.app.notify(_("Only a supervisor merges patients."), severity="warning")
-            self.app.pop_screen()
+        if self.refused():
             return
         # The year between the names keeps two right-to-left names apart on a bidi terminal.
         self.query_one("#pairs", DataTable).add_columns(_("Record 1"), _("Born"), _("Record 2"))

@@ -14,14 +14,12 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Label, Sparkline, Static
 
 from fieldkit.errors import FieldkitError
 from fieldkit.i18n import N_, _, day, digits, ngettext, number
-from fieldkit.records.roles import allowed
 from fieldkit.tui.status import StatusBar
-from fieldkit.tui.translated import Translated
+from fieldkit.tui.translated import RoleScreen
 from fieldkit.tui.words import word
 
 BAR_WIDTH = 40  # cells for the longest bar: the label and count columns still fit in 80
@@ -76,7 +74,9 @@ def busiest(hours: list[int]) -> str:
         hour=digits(f"{hour:02d}:00"), n=number(most))
 
 
-class SummaryScreen(Translated, Screen):
+class SummaryScreen(RoleScreen):
+    ACTION = "see the day summary"
+    REFUSAL = N_("Only a supervisor sees the day summary.")
     DEFAULT_CSS = """
     #summary { padding: 0 1; }
     #summary-chart { margin: 0 0 1 0; }
@@ -107,9 +107,7 @@ class SummaryScreen(Translated, Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        if not allowed(self.app.desk.user.role, "see the day summary"):
-            self.app.notify(_("Only a supervisor sees the day summary."), severity="warning")
-            self.app.pop_screen()
+        if self.refused():
             return
         self.load()
 

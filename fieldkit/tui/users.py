@@ -12,22 +12,22 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Select, Static
 
 from fieldkit.errors import FieldkitError
 from fieldkit.i18n import LANGUAGES, N_, _
-from fieldkit.records.roles import allowed
 from fieldkit.store.keystore import ROLES, User
 from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
-from fieldkit.tui.translated import Translated
+from fieldkit.tui.translated import RoleScreen
 from fieldkit.tui.words import word
 
 PASSPHRASES = ("passphrase", "again", "own-passphrase")
 
 
-class UsersScreen(Translated, Screen):
+class UsersScreen(RoleScreen):
+    ACTION = "manage users"
+    REFUSAL = N_("Only a supervisor manages users.")
     DEFAULT_CSS = """
     #users { padding: 0 1; }
     #user-list { height: 6; }
@@ -75,9 +75,7 @@ class UsersScreen(Translated, Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        if not allowed(self.app.desk.user.role, "manage users"):
-            self.app.notify(_("Only a supervisor manages users."), severity="warning")
-            self.app.pop_screen()
+        if self.refused():
             return
         self.query_one("#user-list", DataTable).add_columns(_("Name"), _("Role"), _("Language"))
         self.load()
@@ -149,7 +147,7 @@ class UsersScreen(Translated, Screen):
             return
         self._error("")
         self.app.notify(_("{name} is now {role}.").format(name=shown(changed.name), role=word(changed.role)))
-        if changed.id == self.app.desk.user.id and not allowed(changed.role, "manage users"):
+        if changed.id == self.app.desk.user.id and not self.allows(changed.role):
             # Stepped down: this screen is a supervisor's, and so is the status line's role.
             self.app.signed_in = f"{changed.name} ({changed.role})"
             self.app.pop_screen()

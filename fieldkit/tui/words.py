@@ -3,7 +3,8 @@ give each a catalogue entry, so `_(word(...))` reads in the user's language."""
 
 from __future__ import annotations
 
-from fieldkit.i18n import N_, _
+from fieldkit.i18n import N_, _, digits
+from fieldkit.records.search import PatientSummary
 
 WORDS = {
     # sex
@@ -24,6 +25,13 @@ WORDS = {
     "phone": N_("phone"), "identifiers": N_("identifiers"), "locality": N_("locality"),
     "allergies": N_("allergies"),
 }
+
+
+def born(patient: PatientSummary) -> str:
+    """A patient summary's birth year in the locale's digits, `~` when estimated, `?` when unknown."""
+    if not patient.birth_date:
+        return "?"
+    return digits(patient.birth_date[:4]) + ("~" if patient.birth_date_estimated else "")
 
 
 def word(stored: str | None) -> str:
