@@ -15,10 +15,12 @@ from fieldkit.errors import ChainError, FieldkitError
 from fieldkit.store import audit, fold
 from fieldkit.store.connection import connect
 from fieldkit.store.hlc import HybridClock
-from fieldkit.store.journal import GENESIS, Entry, make_entry, plan_chain
+from fieldkit.store.journal import GENESIS, canonical, parse, version, Checkpoint, Entry, checkpoint_message, make_entry, plan_chain
 from fieldkit.store.writer import Writer
 
 T = TypeVar("T")
+# An origin signs its chain at least this often, so a batch can always end on a signed entry.
+CHECKPOINT_EVERY = 500
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,15 @@ class Change:
     entity_id: str
     op: str
     payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Outgoing:
+    """One batch for a peer: entries, the checkpoints that end each origin's run, their certificates."""
+
+    entries: list[Entry]
+    checkpoints: list[Checkpoint]
+    certificates: dict[str, bytes]
 
 
 @dataclass
@@ -117,16 +128,26 @@ class Store:
         self._head, self._audit = (seq, prev), head
         return entries
 
-    def apply_remote(self, entries: Iterable[Entry], *, user: str = "sync") -> ApplyResult:
+    def apply_remote(self, entries: Iterable[Entry], *, user: str = "sync", checkpoints: Iterable[Checkpoint] = (),
+                     certificates: Mapping[str, bytes] | None = None) -> ApplyResult:
         """Verify received entries against our chains, then journal and fold the new ones.
 
         A tampered entry, a gap or a broken link refuses the whole batch and changes nothing;
-        entries we already hold are skipped, so re-sending a batch is harmless.
+        entries we already hold are skipped, so re-sending a batch is harmless. The checkpoints and
+        certificates that proved the batch (checked by the caller) are kept in the same transaction.
         """
         batch = list(entries)
-        return self.writer.call(lambda conn: self._apply_remote(conn, batch, user))
+        proof = (list(checkpoints), dict(certificates or {}))
+        return self.writer.call(lambda conn: self._apply_remote(conn, batch, user, proof))
 
-    def _apply_remote(self, conn, batch: list[Entry], user: str) -> ApplyResult:
+    async def aapply_remote(self, entries: Iterable[Entry], *, user: str = "sync",
+                            checkpoints: Iterable[Checkpoint] = (),
+                            certificates: Mapping[str, bytes] | None = None) -> ApplyResult:
+        batch = list(entries)
+        proof = (list(checkpoints), dict(certificates or {}))
+        return await self.writer.run(lambda conn: self._apply_remote(conn, batch, user, proof))
+
+    def _apply_remote(self, conn, batch: list[Entry], user: str, proof=((), {})) -> ApplyResult:
         heads = {}
         for origin in {e.origin for e in batch}:
             row = conn.execute("SELECT seq, hash FROM journal WHERE origin = ? ORDER BY seq DESC LIMIT 1",
@@ -149,6 +170,10 @@ class Store:
         conn.execute("BEGIN IMMEDIATE")
         try:
             _journal_and_fold(conn, fresh)
+            checkpoints, certificates = proof
+            conn.executemany("INSERT OR IGNORE INTO checkpoints VALUES (?, ?, ?, ?)",
+                             [(c.origin, c.seq, c.hash, c.signature) for c in checkpoints])
+            conn.executemany("INSERT OR IGNORE INTO devices VALUES (?, ?)", certificates.items())
             for entry in fresh:
                 if not self.clock.observe(entry.hlc) and entry.origin not in result.suspect_clock:
                     result.suspect_clock.append(entry.origin)
@@ -196,6 +221,111 @@ class Store:
                         (origin, have, limit - len(out)))]
             return out
         return self.read(job)
+
+    def sign_checkpoints(self, sign: Callable[[bytes], bytes], every: int = CHECKPOINT_EVERY) -> int:
+        """Sign our own chain every `every` entries and at its head, where not signed yet.
+
+        Signed lazily, when a peer is about to be sent our entries, so saving stays free of it.
+        """
+        def job(conn) -> int:
+            seq, _ = self._head
+            done = conn.execute("SELECT max(seq) FROM checkpoints WHERE origin = ?", (self.device_id,)).fetchone()[0] or 0
+            wanted = sorted({*range((done // every + 1) * every, seq + 1, every), seq} - {0}) if seq > done else []
+            rows = []
+            for at in wanted:
+                digest = conn.execute("SELECT hash FROM journal WHERE origin = ? AND seq = ?",
+                                      (self.device_id, at)).fetchone()[0]
+                rows.append((self.device_id, at, digest, sign(checkpoint_message(self.device_id, at, digest))))
+            conn.executemany("INSERT OR IGNORE INTO checkpoints VALUES (?, ?, ?, ?)", rows)
+            return len(rows)
+        return self.writer.call(job)
+
+    def outgoing(self, vector: Mapping[str, int], limit: int = CHECKPOINT_EVERY) -> Outgoing:
+        """The next batch for the holder of `vector`: about `limit` entries it lacks, each origin's
+        run ending on a signed checkpoint (so one batch may run past `limit` by one spacing)."""
+        def job(conn) -> Outgoing:
+            batch = Outgoing([], [], {})
+            for origin, top in conn.execute("SELECT origin, max(seq) FROM journal GROUP BY origin ORDER BY origin"):
+                have = vector.get(origin, 0)
+                if top <= have or len(batch.entries) >= limit:
+                    continue
+                signed = conn.execute("SELECT seq, hash, signature FROM checkpoints WHERE origin = ? AND seq > ? "
+                                      "ORDER BY seq", (origin, have)).fetchall()
+                room = limit - len(batch.entries)
+                ends = [row for row in signed if row[0] - have <= room] or signed[:1]
+                if not ends:
+                    continue  # never signed (not yet part of a network): nothing a peer could verify
+                end, digest, signature = ends[-1]
+                batch.entries += [Entry(*row) for row in conn.execute(
+                    "SELECT * FROM journal WHERE origin = ? AND seq > ? AND seq <= ? ORDER BY seq", (origin, have, end))]
+                batch.checkpoints.append(Checkpoint(origin, end, digest, signature))
+                certificate = conn.execute("SELECT certificate FROM devices WHERE id = ?", (origin,)).fetchone()
+                if certificate:
+                    batch.certificates[origin] = certificate[0]
+            return batch
+        return self.read(job)
+
+    def certificates(self) -> dict[str, bytes]:
+        """Enrolment certificates of every origin whose entries we hold proof for."""
+        return self.read(lambda conn: dict(conn.execute("SELECT id, certificate FROM devices")))
+
+    def add_certificate(self, device: str, certificate: bytes) -> None:
+        self.read(lambda conn: conn.execute("INSERT OR REPLACE INTO devices VALUES (?, ?)", (device, certificate)))
+
+    def revoked(self) -> set[str]:
+        return self.read(lambda conn: {row[0] for row in conn.execute("SELECT device_id FROM revocations")})
+
+    def role_history(self, authors: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+        """(version, role) of every role each author was given, oldest first."""
+        wanted = list(authors)
+
+        def job(conn):
+            history: dict[str, list[tuple[str, str]]] = {}
+            for author in wanted:
+                for hlc, origin, data in conn.execute(
+                        "SELECT hlc, origin, data FROM journal WHERE entity_id = ? AND entity = 'user' ORDER BY hlc, origin",
+                        (author,)):
+                    role = parse(data).get("fields", {}).get("role")
+                    if role:
+                        history.setdefault(author, []).append((version(hlc, origin), role))
+            return history
+        return self.read(job)
+
+    def record_peer(self, device: str, *, address: str, vector: Mapping[str, int] | None, sent: int = 0,
+                    received: int = 0, error: str = "") -> None:
+        """Remember a session with a peer: a success keeps its vector and time, a failure its reason."""
+        def job(conn):
+            if vector is None:  # failed: keep what the last success learnt
+                conn.execute("INSERT INTO peers VALUES (?, ?, '{}', NULL, 0, 0, ?) ON CONFLICT (device_id) DO UPDATE "
+                             "SET address = excluded.address, error = excluded.error", (device, address, error))
+            else:
+                conn.execute("INSERT OR REPLACE INTO peers VALUES (?, ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ'), ?, ?, '')",
+                             (device, address, canonical(dict(vector)), sent, received))
+        self.read(job)
+
+    def peers(self) -> list[dict[str, Any]]:
+        def job(conn):
+            rows = conn.execute("SELECT device_id, address, vector, last_sync, sent, received, error FROM peers "
+                                "ORDER BY device_id").fetchall()
+            return [{"device": d, "address": a, "vector": parse(v), "last_sync": t, "sent": s, "received": r,
+                     "error": e} for d, a, v, t, s, r, e in rows]
+        return self.read(job)
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        row = self.read(lambda conn: conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone())
+        return row[0] if row else default
+
+    def set_meta(self, values: Mapping[str, Any]) -> None:
+        """Several values set together or not at all (a network joined is key, certificate and id)."""
+        def job(conn):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        self.read(job)
 
     def state_hash(self) -> str:
         return self.read(fold.state_hash)

@@ -33,6 +33,13 @@ def apply(conn, entry: Entry) -> None:
         _fold_write(conn, entry, spec, entry.payload)
     elif entry.entity == "encounter":
         _fold_encounter(conn, entry, entry.payload)
+    elif entry.entity == "device" and entry.op == "revoke":
+        # The first revocation stands; a second one of the same laptop changes nothing it means.
+        conn.execute(
+            """INSERT INTO revocations VALUES (?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET
+               ver = excluded.ver, author = excluded.author, data = excluded.data WHERE excluded.ver < revocations.ver""",
+            (entry.entity_id, entry.version, entry.author, entry.data),
+        )
 
 
 def _writes(conn, entity: str, entity_id: str) -> list[tuple[str, str, dict[str, Any], dict[str, str]]]:

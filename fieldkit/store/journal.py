@@ -18,6 +18,7 @@ from fieldkit.errors import ChainError
 SCHEMA_VERSION = 1
 GENESIS = "0" * 64
 COLUMNS = ("origin", "seq", "hlc", "entity", "entity_id", "op", "author", "schema", "prev", "hash", "data")
+_TYPES = (str, int, int, str, str, str, str, int, str, str, str)
 
 
 def canonical(value: Any) -> str:
@@ -66,14 +67,38 @@ class Entry:
     @classmethod
     def from_wire(cls, obj: Mapping[str, Any]) -> "Entry":
         try:
-            entry = cls(*(obj[name] for name in COLUMNS))
-        except (KeyError, TypeError) as exc:
+            return cls.from_row([obj[name] for name in COLUMNS])
+        except KeyError as exc:
             raise ChainError(f"malformed journal entry: missing {exc}") from None
-        types = (str, int, int, str, str, str, str, int, str, str, str)
-        for name, value, kind in zip(COLUMNS, entry.row(), types):
+
+    @classmethod
+    def from_row(cls, row: Any) -> "Entry":
+        """An entry received as a list of values in COLUMNS order, every type checked."""
+        if type(row) is not list or len(row) != len(COLUMNS):
+            raise ChainError(f"malformed journal entry: expected {len(COLUMNS)} values")
+        for name, value, kind in zip(COLUMNS, row, _TYPES):
             if type(value) is not kind:
                 raise ChainError(f"malformed journal entry: {name} must be {kind.__name__}")
-        return entry
+        return cls(*row)
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """An origin's signature over one of its entries' hashes, which vouches for the whole chain up
+    to it: one signature to check per batch instead of one per entry. Relays keep and forward it."""
+
+    origin: str
+    seq: int
+    hash: str
+    signature: bytes
+
+    @property
+    def message(self) -> bytes:
+        return checkpoint_message(self.origin, self.seq, self.hash)
+
+
+def checkpoint_message(origin: str, seq: int, digest: str) -> bytes:
+    return f"fieldkit checkpoint\n{origin}\n{seq}\n{digest}".encode()
 
 
 def version(hlc: int, origin: str) -> str:

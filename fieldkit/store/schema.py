@@ -19,6 +19,7 @@ FOLDED = {
     "users": "id",
     "conflicts": "id",
     "resolutions": "conflict_id, ver",
+    "revocations": "device_id",
 }
 
 
@@ -92,6 +93,23 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 
 """,
     # 2: the home screen's "recent patients" read the whole table and sorted it (70 ms at 50k).
     "CREATE INDEX patients_updated ON patients (updated)",
+    # 3: sync. What proves received entries (certificates of their origins, signed checkpoints of
+    # their chains) is truth kept beside the journal, so a relay can hand the proof on; revocations
+    # are journal entries, folded; `peers` is this laptop's own history of whom it synced with.
+    """
+CREATE TABLE devices (id TEXT PRIMARY KEY, certificate BLOB NOT NULL) STRICT;
+CREATE TABLE checkpoints (
+    origin TEXT NOT NULL, seq INTEGER NOT NULL, hash TEXT NOT NULL, signature BLOB NOT NULL,
+    PRIMARY KEY (origin, seq)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE revocations (
+    device_id TEXT PRIMARY KEY, ver TEXT NOT NULL, author TEXT NOT NULL, data TEXT NOT NULL
+) STRICT;
+CREATE TABLE peers (
+    device_id TEXT PRIMARY KEY, address TEXT NOT NULL, vector TEXT NOT NULL, last_sync TEXT,
+    sent INTEGER NOT NULL, received INTEGER NOT NULL, error TEXT NOT NULL
+) STRICT;
+""",
 ]
 
 

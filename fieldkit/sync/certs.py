@@ -99,15 +99,23 @@ def enrol(network_key: bytes, network: Network, device_public: bytes) -> bytes:
 
 def verify(certificate: bytes | x509.Certificate, network: Network) -> str:
     """The device id a certificate proves for `network`; CertificateRefused, in one line, if none."""
+    return proven_key(certificate, network)[0]
+
+
+def network_public_key(network: Network) -> Ed25519PublicKey:
+    return x509.load_pem_x509_certificate(network.certificate).public_key()
+
+
+def proven_key(certificate: bytes | x509.Certificate, network: Network) -> tuple[str, Ed25519PublicKey]:
+    """The device id a certificate proves for `network` and the key that signs for it."""
     try:
         cert = certificate if isinstance(certificate, x509.Certificate) else (
             x509.load_der_x509_certificate(certificate) if not certificate.startswith(b"-----")
             else x509.load_pem_x509_certificate(certificate))
     except ValueError:
         raise CertificateRefused("not a certificate") from None
-    anchor = x509.load_pem_x509_certificate(network.certificate)
     try:
-        anchor.public_key().verify(cert.signature, cert.tbs_certificate_bytes)
+        network_public_key(network).verify(cert.signature, cert.tbs_certificate_bytes)
     except InvalidSignature:
         raise CertificateRefused(f"certificate not signed by network {network.name}") from None
     key = cert.public_key()
@@ -120,7 +128,7 @@ def verify(certificate: bytes | x509.Certificate, network: Network) -> str:
         raise CertificateRefused("certificate names a device its key does not prove")
     if not units or units[0].value != network.id:
         raise CertificateRefused(f"certificate is for another network, not {network.name}")
-    return proven
+    return proven, key
 
 
 @contextmanager

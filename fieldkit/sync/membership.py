@@ -1,0 +1,106 @@
+"""This laptop's place in a clinic network, kept in its encrypted database.
+
+The laptop's own key (from `fieldkit init`), the network's certificate, the laptop's enrolment
+certificate and, on a supervisor's laptop that created or was given it, the network key. All of
+it lives in the SQLCipher file's `meta` table, never in a plain file beside it.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from fieldkit.errors import FieldkitError
+from fieldkit.store.db import Change, Store
+from fieldkit.store.journal import Entry
+from fieldkit.sync import certs
+from fieldkit.sync.identity import public_key
+
+
+@dataclass(frozen=True)
+class Membership:
+    device_id: str
+    device_key: bytes
+    network: certs.Network
+    certificate: bytes  # this laptop's enrolment certificate, PEM
+    network_key: bytes | None = None  # only on laptops that can enrol and revoke
+
+    def context(self, *, server: bool) -> ssl.SSLContext:
+        return certs.tls_context(server=server, device_key=self.device_key, certificate=self.certificate,
+                                 network=self.network)
+
+    def sign(self, message: bytes) -> bytes:
+        return Ed25519PrivateKey.from_private_bytes(self.device_key).sign(message)
+
+
+def device_key(store: Store) -> bytes:
+    hexed = store.get_meta("device_key")
+    if not hexed:
+        raise FieldkitError("this database has no device key (run `fieldkit init`)")
+    return bytes.fromhex(hexed)
+
+
+def load(store: Store) -> Membership:
+    network = store.get_meta("network")
+    if not network:
+        raise FieldkitError("this laptop is in no network yet (`fieldkit network create` or `fieldkit network join`)")
+    key = store.get_meta("network_key")
+    return Membership(store.device_id, device_key(store), certs.Network.from_certificate(network.encode()),
+                      store.get_meta("certificate").encode(), bytes.fromhex(key) if key else None)
+
+
+def member(store: Store) -> bool:
+    return bool(store.get_meta("network"))
+
+
+def join(store: Store, network: certs.Network, certificate: bytes, network_key: bytes | None = None) -> Membership:
+    """Keep a network and this laptop's certificate from it; refused if the certificate is not ours."""
+    if member(store):
+        raise FieldkitError("this laptop is already in a network")
+    if certs.verify(certificate, network) != store.device_id:
+        raise certs.CertificateRefused("that certificate is for another laptop")
+    values = {"network": network.certificate.decode(), "certificate": certificate.decode()}
+    if network_key:
+        values["network_key"] = network_key.hex()
+    store.set_meta(values)
+    store.add_certificate(store.device_id, certificate)
+    return load(store)
+
+
+def create(store: Store, name: str) -> Membership:
+    """A new network with this laptop as its first member, holding the network key."""
+    network_key, network = certs.create_network(name)
+    certificate = certs.enrol(network_key, network, public_key(device_key(store)))
+    return join(store, network, certificate, network_key)
+
+
+def revocation_message(network_id: str, device: str) -> bytes:
+    return f"fieldkit revoke\n{network_id}\n{device}".encode()
+
+
+def revoke(store: Store, membership: Membership, device: str, *, user: str, reason: str = "") -> Entry:
+    """Journal a revocation signed with the network key: it spreads with sync like any entry."""
+    if membership.network_key is None:
+        raise FieldkitError("only a laptop holding the network key can revoke (the one that created the network)")
+    if device == membership.device_id:
+        raise FieldkitError("a laptop cannot revoke itself")
+    if device in store.revoked():
+        raise FieldkitError(f"laptop {device[:8]} is already revoked")
+    signature = Ed25519PrivateKey.from_private_bytes(membership.network_key).sign(
+        revocation_message(membership.network.id, device))
+    [entry] = store.append([Change("device", device, "revoke", {
+        "network": membership.network.id, "reason": reason, "signature": signature.hex()})], user=user)
+    return entry
+
+
+def revocation_valid(entry: Entry, network: certs.Network) -> bool:
+    payload = entry.payload
+    try:
+        certs.network_public_key(network).verify(bytes.fromhex(payload["signature"]), revocation_message(network.id, entry.entity_id))
+    except (KeyError, ValueError, TypeError, InvalidSignature):
+        return False
+    return payload.get("network") == network.id
+

@@ -1,0 +1,115 @@
+"""Sessions over mutual TLS: accepting peers, and calling one.
+
+Both ends prove who they are with their enrolment certificate during the TLS 1.3 handshake (a
+laptop of another network fails there), then each checks the proven device against its
+revocations before the first message: a revoked laptop learns why and receives nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from typing import Awaitable, Callable
+
+from fieldkit.errors import FieldkitError
+from fieldkit.store.db import Store
+from fieldkit.sync import certs, messages
+from fieldkit.sync.membership import Membership
+from fieldkit.sync.session import PeerRefused, Report, exchange
+from fieldkit.sync.wire import Channel, ProtocolError
+
+CONNECT_TIMEOUT = 10.0
+
+
+class Revoked(FieldkitError):
+    pass
+
+
+Progress = Callable[[Report], None]
+
+
+async def _admit(channel: Channel, store: Store, member: Membership) -> str:
+    """The device id the other end proved, if it is one of ours and not revoked."""
+    peer = certs.peer_device(channel.writer.get_extra_info("ssl_object"), member.network)
+    if peer in await asyncio.to_thread(store.revoked):
+        await channel.send(messages.dump(messages.Error(message="this laptop was revoked from the network")))
+        raise Revoked(f"laptop {peer[:8]} was revoked: refused")
+    return peer
+
+
+async def _session(channel: Channel, store: Store, member: Membership, address: str,
+                   progress: Progress | None, expect: str | None = None) -> Report:
+    peer = None
+    try:
+        peer = await _admit(channel, store, member)
+        if expect and peer != expect:
+            raise certs.CertificateRefused(f"expected laptop {expect[:8]} at {address}, found {peer[:8]}")
+        report = await exchange(channel, store, member, peer, progress=progress)
+    except FieldkitError as exc:
+        if peer:
+            await asyncio.to_thread(store.record_peer, peer, address=address, vector=None, error=str(exc))
+        raise
+    finally:
+        await channel.close()
+    await asyncio.to_thread(store.record_peer, peer, address=address, vector=report.peer_vector,
+                            sent=report.sent, received=report.received)
+    return report
+
+
+async def sync_with(store: Store, member: Membership, host: str, port: int, *, expect: str | None = None,
+                    progress: Progress | None = None, timeout: float = 60.0) -> Report:
+    """One session with the laptop listening at host:port; its report, or one line saying why not."""
+    address = f"{host}:{port}"
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, ssl=member.context(server=False)), CONNECT_TIMEOUT)
+    except ssl.SSLError as exc:
+        raise certs.CertificateRefused(f"{address} is not a laptop of {member.network.name} ({exc.reason})") from None
+    except (OSError, asyncio.TimeoutError) as exc:
+        raise FieldkitError(f"cannot reach {address}: {exc.strerror or 'no answer'}") from None
+    return await _session(Channel(reader, writer, timeout=timeout), store, member, address, progress, expect)
+
+
+class Server:
+    """Accepts sessions from enrolled laptops; each accepted session runs on its own."""
+
+    def __init__(self, store: Store, member: Membership, *, host: str = "0.0.0.0", port: int = 0,
+                 on_session: Callable[[Report | None, str, Exception | None], Awaitable[None] | None] | None = None,
+                 progress: Progress | None = None, timeout: float = 60.0) -> None:
+        self.store, self.member, self.host, self.port = store, member, host, port
+        self.on_session, self.progress, self.timeout = on_session, progress, timeout
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, self.host, self.port,
+                                                  ssl=self.member.context(server=True))
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> "Server":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        host, port = writer.get_extra_info("peername")[:2]
+        report, error = None, None
+        try:
+            report = await _session(Channel(reader, writer, timeout=self.timeout), self.store, self.member,
+                                    f"{host}:{port}", self.progress)
+        except (FieldkitError, ConnectionError, OSError, ssl.SSLError) as exc:
+            error = exc
+        if self.on_session:
+            result = self.on_session(report, f"{host}:{port}", error)
+            if asyncio.iscoroutine(result):
+                await result
+
+
+__all__ = ["PeerRefused", "ProtocolError", "Report", "Revoked", "Server", "sync_with"]

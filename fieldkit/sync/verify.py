@@ -1,0 +1,157 @@
+"""What a received batch must prove before the fold sees it (security.md 2, items 7, 8 and 17).
+
+- every origin in it is enrolled: its certificate, kept or carried in the batch, is signed by our
+  network's key;
+- each origin's run of entries ends on a checkpoint that origin signed: the checkpoint covers its
+  entry's hash, and each hash covers the one before (checked by the store's chain planner), so one
+  Ed25519 check vouches for the whole run;
+- each entry's author held, at that entry, a role allowed to make that kind of change (the same
+  rule the services apply where a change is made, here on the journal's own terms);
+- a revocation carries the network key's signature.
+
+Anything else refuses the whole batch in one line and nothing is applied.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from fieldkit.errors import FieldkitError
+from fieldkit.store.db import Store
+from fieldkit.store.journal import SCHEMA_VERSION, Checkpoint, Entry
+from fieldkit.sync import certs
+from fieldkit.sync.membership import revocation_valid
+from fieldkit.sync.messages import Batch
+
+CLINICAL = frozenset({"clinician", "supervisor"})
+ANYONE = frozenset({"clerk", "clinician", "supervisor"})
+SUPERVISOR = frozenset({"supervisor"})
+# Patient fields only a supervisor writes: voiding and merging records.
+SUPERVISOR_FIELDS = frozenset({"voided", "merged_into"})
+
+
+class Refused(FieldkitError):
+    """A batch that fails verification; nothing of it was applied."""
+
+
+def roles_allowed(entry: Entry) -> frozenset[str]:
+    if entry.schema > SCHEMA_VERSION or entry.entity not in {"patient", "encounter", "referral", "followup",
+                                                            "user", "device"}:
+        return ANYONE  # a newer fieldkit's change: relayed, not judged by rules that predate it
+    if entry.entity in {"encounter", "referral", "followup"}:
+        return CLINICAL
+    if entry.entity == "patient":
+        payload = entry.payload
+        touches = SUPERVISOR_FIELDS.intersection(payload.get("fields", {}))
+        return SUPERVISOR if touches or payload.get("resolves") else ANYONE
+    return SUPERVISOR  # users and devices
+
+
+@dataclass
+class Verified:
+    entries: list[Entry]
+    checkpoints: list[Checkpoint]
+    certificates: dict[str, bytes]
+
+
+@dataclass
+class Verifier:
+    """Checks batches for one network; remembers origin keys and author roles between batches."""
+
+    store: Store
+    network: certs.Network
+    _keys: dict[str, Ed25519PublicKey] = field(default_factory=dict)
+    _roles: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+    def check(self, batch: Batch) -> Verified:
+        try:
+            entries = [Entry.from_row(row) for row in batch.entries]
+        except FieldkitError as exc:
+            raise Refused(str(exc)) from None
+        certificates = self._certificates(batch.certificates)
+        checkpoints = [Checkpoint(origin, seq, digest, self._hex(signature))
+                       for origin, seq, digest, signature in batch.checkpoints]
+        self._check_signed(entries, checkpoints)
+        self._check_roles(entries)
+        return Verified(entries, checkpoints, certificates)
+
+    def _certificates(self, carried: dict[str, str]) -> dict[str, bytes]:
+        kept: dict[str, bytes] = {}
+        for origin, pem in carried.items():
+            if origin in self._keys:
+                continue
+            try:
+                proven, key = certs.proven_key(pem.encode(), self.network)
+            except certs.CertificateRefused as exc:
+                raise Refused(f"laptop {origin[:8]} is not enrolled: {exc}") from None
+            if proven != origin:
+                raise Refused(f"the certificate sent for laptop {origin[:8]} belongs to laptop {proven[:8]}")
+            self._keys[origin] = key
+            kept[origin] = pem.encode()
+        return kept
+
+    def _key(self, origin: str) -> Ed25519PublicKey:
+        if origin not in self._keys:
+            pem = self.store.certificates().get(origin)
+            if pem is None:
+                raise Refused(f"entries from laptop {origin[:8]}, which is not enrolled in {self.network.name}")
+            self._keys[origin] = certs.proven_key(pem, self.network)[1]
+        return self._keys[origin]
+
+    def _check_signed(self, entries: list[Entry], checkpoints: list[Checkpoint]) -> None:
+        last: dict[str, Entry] = {}
+        for entry in entries:
+            if entry.origin in last and entry.seq <= last[entry.origin].seq:
+                raise Refused(f"entries from laptop {entry.origin[:8]} out of order")
+            last[entry.origin] = entry
+        signed = {(c.origin, c.seq): c for c in checkpoints}
+        for origin, entry in last.items():
+            checkpoint = signed.get((origin, entry.seq))
+            if checkpoint is None or checkpoint.hash != entry.hash:
+                raise Refused(f"entries from laptop {origin[:8]} end on #{entry.seq}, which that laptop did not sign")
+            try:
+                self._key(origin).verify(checkpoint.signature, checkpoint.message)
+            except InvalidSignature:
+                raise Refused(f"the signature on laptop {origin[:8]}'s entries up to #{entry.seq} is not its own "
+                              "(altered on the way)") from None
+
+    def _check_roles(self, entries: list[Entry]) -> None:
+        unknown = {e.author for e in entries} - self._roles.keys()
+        self._roles.update(self.store.role_history(unknown))
+        for entry in entries:
+            if entry.entity == "user":
+                role = entry.payload.get("fields", {}).get("role")
+                # A clinic's first supervisor is journalled by themselves: nobody else exists yet.
+                if entry.op == "create" and entry.author == entry.entity_id:
+                    self._give(entry, role)
+                    continue
+            held = self._role_at(entry)
+            if held not in roles_allowed(entry):
+                who = f"a {held}" if held else f"unknown user {entry.author[:8]}"
+                raise Refused(f"entry {entry.origin[:8]}#{entry.seq}: {who} may not {entry.op} a {entry.entity}")
+            if entry.entity == "user":
+                self._give(entry, role)
+            elif entry.entity == "device" and not revocation_valid(entry, self.network):
+                raise Refused(f"entry {entry.origin[:8]}#{entry.seq}: revocation not signed by the network key")
+
+    def _give(self, entry: Entry, role: str | None) -> None:
+        if role:
+            history = self._roles.setdefault(entry.entity_id, [])
+            bisect.insort(history, (entry.version, role))
+
+    def _role_at(self, entry: Entry) -> str | None:
+        history = self._roles.get(entry.author, [])
+        at = bisect.bisect_left(history, (entry.version,))
+        return history[at - 1][1] if at else None
+
+    @staticmethod
+    def _hex(signature: str) -> bytes:
+        try:
+            return bytes.fromhex(signature)
+        except ValueError:
+            raise Refused("malformed batch: a checkpoint signature is not hex") from None
+

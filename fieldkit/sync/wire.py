@@ -1,0 +1,104 @@
+"""Frames on a byte stream: what the sync protocol's messages look like on a socket.
+
+A frame is a 4-byte big-endian length, one flag byte (compressed or not) and a JSON object.
+Sizes are checked before anything is read into memory and again while inflating, so a peer
+cannot make us hold more than `MAX_FRAME` bytes whatever it claims (a zip bomb included).
+Small frames go uncompressed: zlib's header would make a hello bigger, not smaller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from fieldkit.errors import FieldkitError
+
+MAX_FRAME = 8 * 1024 * 1024
+COMPRESS_ABOVE = 512
+_HEADER = struct.Struct(">IB")
+_PLAIN, _DEFLATED = 0, 1
+
+
+class ProtocolError(FieldkitError):
+    """The other side sent something this protocol does not allow; the session ends."""
+
+
+@dataclass
+class Counter:
+    """Bytes of frames sent and received, as they are on the wire (before TLS)."""
+
+    sent: int = 0
+    received: int = 0
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    body = orjson.dumps(message)
+    flag = _PLAIN
+    if len(body) > COMPRESS_ABOVE:
+        body, flag = zlib.compress(body, 3), _DEFLATED
+    if len(body) > MAX_FRAME:
+        raise ProtocolError(f"message of {len(body)} bytes is over the {MAX_FRAME} byte limit")
+    return _HEADER.pack(len(body), flag) + body
+
+
+def decode(flag: int, body: bytes) -> dict[str, Any]:
+    if flag == _DEFLATED:
+        inflater = zlib.decompressobj()
+        try:
+            body = inflater.decompress(body, MAX_FRAME)
+        except zlib.error:
+            raise ProtocolError("malformed message: not valid compressed data") from None
+        if inflater.unconsumed_tail:
+            raise ProtocolError(f"message inflates past the {MAX_FRAME} byte limit")
+    elif flag != _PLAIN:
+        raise ProtocolError(f"malformed message: unknown frame flag {flag}")
+    try:
+        message = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise ProtocolError("malformed message: not JSON") from None
+    if not isinstance(message, dict) or not isinstance(message.get("kind"), str):
+        raise ProtocolError("malformed message: no kind")
+    return message
+
+
+class Channel:
+    """Framed messages over an asyncio stream pair, counting bytes, with a timeout per read."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, timeout: float = 60.0) -> None:
+        self.reader, self.writer, self.timeout = reader, writer, timeout
+        self.bytes = Counter()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        frame = encode(message)
+        try:
+            self.writer.write(frame)
+            await self.writer.drain()
+        except (ConnectionError, OSError):
+            raise ProtocolError("the other laptop closed the connection") from None
+        self.bytes.sent += len(frame)
+
+    async def receive(self) -> dict[str, Any]:
+        try:
+            header = await asyncio.wait_for(self.reader.readexactly(_HEADER.size), self.timeout)
+            size, flag = _HEADER.unpack(header)
+            if size > MAX_FRAME:
+                raise ProtocolError(f"message of {size} bytes is over the {MAX_FRAME} byte limit")
+            body = await asyncio.wait_for(self.reader.readexactly(size), self.timeout)
+        except asyncio.IncompleteReadError:
+            raise ProtocolError("the other laptop closed the connection") from None
+        except (TimeoutError, asyncio.TimeoutError):
+            raise ProtocolError(f"the other laptop sent nothing for {self.timeout:.0f} s") from None
+        self.bytes.received += _HEADER.size + size
+        return decode(flag, body)
+
+    async def close(self) -> None:
+        self.writer.close()
+        try:
+            await self.writer.wait_closed()
+        except (ConnectionError, OSError):
+            pass  # already gone: closing is all we wanted
