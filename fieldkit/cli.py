@@ -435,6 +435,12 @@ def audit_verify(context: Context, as_json: bool) -> None:
         sys.exit(1)
 
 
+from fieldkit.cli_sync import network, sync  # noqa: E402 - they build on Context, defined above
+
+cli.add_command(network)
+cli.add_command(sync)
+
+
 def main() -> None:
     from click import ClickException
 

@@ -1,1 +1,4 @@
 """Device identity, discovery and the sync protocol (knows nothing about screens)."""
+
+# Fixed, so an address can be read out and typed where mDNS is blocked; enrolment listens on the next.
+DEFAULT_PORT = 7300

@@ -79,6 +79,7 @@ class Server:
         self.store, self.member, self.host, self.port = store, member, host, port
         self.on_session, self.progress, self.timeout = on_session, progress, timeout
         self._server: asyncio.Server | None = None
+        self._sessions: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, self.host, self.port,
@@ -86,8 +87,12 @@ class Server:
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
+        """Stop accepting and end sessions in flight; what they committed stays, the rest is re-sent."""
         if self._server:
             self._server.close()
+            for task in self._sessions:
+                task.cancel()
+            await asyncio.gather(*self._sessions, return_exceptions=True)
             await self._server.wait_closed()
             self._server = None
 
@@ -101,11 +106,16 @@ class Server:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         host, port = writer.get_extra_info("peername")[:2]
         report, error = None, None
+        task = asyncio.current_task()
+        self._sessions.add(task)
+        task.add_done_callback(self._sessions.discard)
         try:
             report = await _session(Channel(reader, writer, timeout=self.timeout), self.store, self.member,
                                     f"{host}:{port}", self.progress)
         except (FieldkitError, ConnectionError, OSError, ssl.SSLError) as exc:
             error = exc
+        except asyncio.CancelledError:
+            return  # stopping: a cancelled connection callback would be logged as a crash by asyncio
         if self.on_session:
             result = self.on_session(report, f"{host}:{port}", error)
             if asyncio.iscoroutine(result):

@@ -26,7 +26,8 @@ from fieldkit.sync.membership import Membership
 from fieldkit.sync.verify import Refused, Verifier
 from fieldkit.sync.wire import Channel, ProtocolError
 
-BATCH = 500
+BATCH = 500  # the first batch: small, so a slow link shows progress at once
+MAX_BATCH = 5000  # batches double up to this: each is one transaction, and commits are the cost
 
 
 class PeerRefused(FieldkitError):
@@ -109,6 +110,7 @@ async def _send(channel: Channel, store: Store, member: Membership, vector: dict
     await asyncio.to_thread(store.sign_checkpoints, member.sign)
     while True:
         out = await asyncio.to_thread(store.outgoing, vector, size)
+        size = min(size * 2, MAX_BATCH)
         if not out.entries:
             break
         await channel.send(messages.dump(messages.Batch(
@@ -127,28 +129,42 @@ async def _receive(channel: Channel, store: Store, member: Membership, report: R
                    notify: Callable[[Report], None]) -> None:
     verifier = Verifier(store, member.network)
     their_done = acked = False
-    while not (their_done and acked):
-        message = messages.parse(await channel.receive())
-        if isinstance(message, messages.Error):
-            raise PeerRefused(f"laptop {report.peer[:8]} refused: {message.message}")
-        if isinstance(message, messages.Batch) and not their_done:
-            verified = await asyncio.to_thread(verifier.check, message)
-            result = await asyncio.to_thread(
-                store.apply_remote, verified.entries, checkpoints=verified.checkpoints,
-                certificates=verified.certificates)
-            report.received += result.applied
-            report.already_held += result.already_held
-            report.suspect_clock += [o for o in result.suspect_clock if o not in report.suspect_clock]
-            report.batches_received += 1
-            notify(report)
-        elif isinstance(message, messages.Done) and not their_done:
-            their_done = True
-            await channel.send(messages.dump(messages.Ack(vector=await asyncio.to_thread(store.version_vector))))
-        elif isinstance(message, messages.Ack) and not acked:
-            acked = True
-            report.peer_vector = dict(message.vector)
-        else:
-            raise ProtocolError(f"unexpected {message.kind} message")
+    applying: asyncio.Future | None = None  # the previous batch, committing while this one is checked
+
+    async def applied() -> None:
+        result = await applying
+        report.received += result.applied
+        report.already_held += result.already_held
+        report.suspect_clock += [o for o in result.suspect_clock if o not in report.suspect_clock]
+        report.batches_received += 1
+        notify(report)
+
+    try:
+        while not (their_done and acked):
+            message = messages.parse(await channel.receive())
+            if isinstance(message, messages.Error):
+                raise PeerRefused(f"laptop {report.peer[:8]} refused: {message.message}")
+            if isinstance(message, messages.Batch) and not their_done:
+                verified = await asyncio.to_thread(verifier.check, message)
+                if applying:
+                    await applied()
+                # Not awaited yet: the next batch arrives and is verified while this one commits.
+                applying = asyncio.ensure_future(store.aapply_remote(
+                    verified.entries, checkpoints=verified.checkpoints, certificates=verified.certificates))
+            elif isinstance(message, messages.Done) and not their_done:
+                their_done = True
+                if applying:
+                    await applied()
+                    applying = None
+                await channel.send(messages.dump(messages.Ack(vector=await asyncio.to_thread(store.version_vector))))
+            elif isinstance(message, messages.Ack) and not acked:
+                acked = True
+                report.peer_vector = dict(message.vector)
+            else:
+                raise ProtocolError(f"unexpected {message.kind} message")
+    finally:
+        if applying is not None and not applying.done():
+            await asyncio.wait([applying])  # a batch handed to the writer commits whole either way
 
 
 async def _expect(channel: Channel, kind: type[messages.Hello]) -> messages.Hello:

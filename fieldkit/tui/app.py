@@ -33,7 +33,8 @@ from fieldkit.tui.merge import MergeScreen
 from fieldkit.tui.pin import Pin
 from fieldkit.tui.register import RegisterScreen
 from fieldkit.tui.settings import SettingsScreen
-from fieldkit.tui.status import SyncScreen, SyncState
+from fieldkit.sync.engine import Engine
+from fieldkit.tui.status import SyncScreen, SyncState, sync_state
 from fieldkit.tui.summary import SummaryScreen
 from fieldkit.tui.unlock import LockScreen, UnlockScreen
 from fieldkit.tui.users import UsersScreen
@@ -63,6 +64,8 @@ class FieldkitApp(App):
         self.preferred_user = user
         self.given_passphrase = passphrase
         self.desk: Desk | None = None
+        self.engine: Engine | None = None
+        self.sync_interfaces: list[str] | None = None  # None: every interface; tests use loopback
         self.pin: Pin | None = None  # set by the user for this run only; never written anywhere
         self.locked = False
         self.last_input = time.monotonic()
@@ -121,7 +124,18 @@ class FieldkitApp(App):
         self.signed_in = f"{desk.user.name} ({word(desk.user.role)})"
         # The app's worker: the sign-in screen's own worker dies with it when home replaces it.
         self.run_worker(self.count_pending(), group="pending", exclusive=True)
+        self.run_worker(self.start_sync(), group="sync", exclusive=True)
         self.switch_screen(HomeScreen())
+
+    async def start_sync(self) -> None:
+        """Run the sync engine beside the screens while the clinic is open (a network member only)."""
+        if self.engine is None:
+            self.engine = await self.desk.start_sync(self._sync_changed, interfaces=self.sync_interfaces)
+            self._sync_changed()
+
+    def _sync_changed(self) -> None:
+        if self.engine is not None:
+            self.sync_state = sync_state(self.engine, self.sync_state)
 
     async def count_pending(self) -> None:
         self.sync_state = self.sync_state.with_(pending_for_hub=await self.desk.pending_for_hub())
@@ -226,6 +240,8 @@ class FieldkitApp(App):
     async def on_unmount(self) -> None:
         if rtl.mode() == "app":
             self._tell_terminal(rtl.IMPLICIT)
+        if self.engine is not None:
+            await self.engine.stop()
         if self.desk is not None:
             await self.desk.close()
 

@@ -24,6 +24,8 @@ from fieldkit.store import drafts, session
 from fieldkit.store.home import Home
 from fieldkit.store.keystore import Keystore, User
 from fieldkit.store.session import create_clinic, unlock
+from fieldkit.sync import DEFAULT_PORT, membership
+from fieldkit.sync.engine import Engine
 from fieldkit.sync.identity import new_device_key
 
 T = TypeVar("T")
@@ -73,6 +75,20 @@ class Desk:
 
     async def close(self) -> None:
         await off_loop(self.clinic.store.close)
+
+    async def start_sync(self, on_change: Callable[[], None], *, interfaces: list[str] | None = None) -> Engine | None:
+        """The sync engine on this laptop's network, running; None if the laptop is in no network."""
+        store = self.clinic.store
+        if not await off_loop(membership.member, store):
+            return None
+        member = await off_loop(membership.load, store)
+        engine = Engine(store, member, port=DEFAULT_PORT, interfaces=interfaces, on_change=on_change)
+        try:
+            await engine.start()
+        except OSError:  # `fieldkit sync serve` holds the usual port: peers find us by mDNS anyway
+            engine = Engine(store, member, port=0, interfaces=interfaces, on_change=on_change)
+            await engine.start()
+        return engine
 
     async def search(self, query: str, page: int = 0) -> list[PatientSummary]:
         return await off_loop(self.clinic.search, query, limit=PAGE, offset=page * PAGE)

@@ -1,8 +1,8 @@
-"""Sync status, always in view, and the sync screen the mesh sync will fill.
+"""Sync status, always in view, and the sync screen the sync engine fills.
 
-The app owns one `SyncState`; whoever learns something about peers or the hub posts
-`SyncState.Changed` to the app, and every screen's `StatusBar` redraws. Sync code never touches
-a screen, and screens never ask sync anything.
+The app owns one `SyncState`; whoever learns something about peers or the hub replaces it (the
+engine's callback, the hub count), and every screen's `StatusBar` redraws. Sync code never
+touches a screen, and screens never ask sync anything.
 """
 
 from __future__ import annotations
@@ -17,15 +17,34 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from fieldkit.i18n import N_, _, digits, ngettext, number
+from fieldkit.sync.engine import Engine
+from fieldkit.tui.bars import bar
 from fieldkit.tui.translated import Translated
+
+STATUS_WORDS = {"seen": N_("seen"), "syncing": N_("syncing"), "synced": N_("synced"), "failed": N_("failed")}
+PROGRESS_WIDTH = 24
+
+
+@dataclass(frozen=True)
+class PeerLine:
+    device: str
+    address: str = ""
+    status: str = "seen"
+    done: int = 0
+    total: int = 0
+    last_sync: datetime | None = None
+    error: str = ""
+    clock_suspect: bool = False
 
 
 @dataclass(frozen=True)
 class SyncState:
-    peers: tuple[str, ...] = ()  # peers seen on the LAN now
+    network: str = ""  # the network's name; empty when this laptop is in none
+    peers: tuple[PeerLine, ...] = ()  # peers seen on the LAN or heard from
     last_sync: datetime | None = None
     pending_for_hub: int = 0
     history: tuple[str, ...] = field(default=())
+    problem: str = ""  # why the LAN is not being searched, in words
 
     class Changed(Message):
         def __init__(self, state: "SyncState") -> None:
@@ -39,9 +58,46 @@ class SyncState:
     def summary(self) -> str:
         peers = len(self.peers)
         seen = ngettext("{n} peer", "{n} peers", peers).format(n=digits(str(peers))) if peers else _("offline")
-        last = digits(self.last_sync.strftime("%H:%M")) if self.last_sync else _("never")
+        last = clock(self.last_sync) if self.last_sync else _("never")
         return _("{seen} · synced {last} · {pending} for hub").format(
             seen=seen, last=last, pending=number(self.pending_for_hub))
+
+
+def clock(moment: datetime) -> str:
+    return digits(moment.strftime("%H:%M"))
+
+
+def peer_lines(peer: PeerLine) -> list[str]:
+    """A peer in words: who, where, how it went; a progress bar while entries move."""
+    state = _(STATUS_WORDS.get(peer.status, peer.status))
+    if peer.last_sync and peer.status != "syncing":
+        state = _("{state} at {time}").format(state=state, time=clock(peer.last_sync))
+    lines = [f"  {peer.device[:8]}  {peer.address}  {state}"]
+    if peer.status == "syncing" and peer.total:
+        lines.append(f"    {bar(peer.done, peer.total, PROGRESS_WIDTH):{PROGRESS_WIDTH}} "
+                     f"{number(peer.done)}/{number(peer.total)}")
+    if peer.error:
+        lines.append("    " + peer.error)
+    if peer.clock_suspect:
+        lines.append("    " + _("its clock is far from this laptop's: check the date on both"))
+    return lines
+
+
+def sync_state(engine: Engine, before: SyncState) -> SyncState:
+    """What the engine knows now, as the screens show it."""
+    seen = {s.device_id for s in engine.sightings()}
+    peers = tuple(PeerLine(p.device, p.address, p.status, p.done, p.total,
+                           datetime.fromtimestamp(p.last_sync) if p.last_sync else None, p.error, p.clock_suspect)
+                  for p in engine.peers.values())
+    peers += tuple(PeerLine(device) for device in sorted(seen - engine.peers.keys()))
+    history = tuple(
+        f"{clock(datetime.fromtimestamp(e.at))} {e.device[:8] or '?'}: " + (
+            e.error if e.error else _("sent {sent}, received {received}").format(sent=number(e.sent),
+                                                                                received=number(e.received)))
+        for e in engine.history)
+    done = [p.last_sync for p in peers if p.last_sync]
+    return before.with_(network=engine.member.network.name, peers=peers, history=history,
+                        last_sync=max(done) if done else before.last_sync, problem=engine.problem)
 
 
 class StatusBar(Static):
@@ -74,7 +130,14 @@ class SyncScreen(Translated, Screen):
         self.watch(self.app, "sync_state", self._redraw)
 
     def _redraw(self, state: SyncState) -> None:
-        peers = "\n".join(f"  {peer}" for peer in state.peers) or "  " + _("none seen on this network")
-        history = "\n".join(f"  {line}" for line in state.history) or "  " + _("no sync yet")
+        if state.network:
+            top = [_("Network: {name}").format(name=state.network)]
+        else:
+            top = [_("This laptop is in no network yet: a supervisor enrols it (fieldkit network join).")]
+        if state.problem:
+            top.append(state.problem)
+        peers = [line for peer in state.peers for line in peer_lines(peer)] or ["  " + _("none seen on this network")]
+        history = [f"  {line}" for line in state.history] or ["  " + _("no sync yet")]
         pending = _("Pending for hub: {n}").format(n=number(state.pending_for_hub))
-        self.query_one("#sync-body", Static).update(f"{_('Peers')}\n{peers}\n\n{pending}\n\n{_('History')}\n{history}")
+        body = [*top, "", _("Peers"), *peers, "", pending, "", _("History"), *history]
+        self.query_one("#sync-body", Static).update("\n".join(body))

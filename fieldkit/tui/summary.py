@@ -18,22 +18,13 @@ from textual.widgets import Footer, Label, Sparkline, Static
 
 from fieldkit.errors import FieldkitError
 from fieldkit.i18n import N_, _, day, digits, ngettext, number
+from fieldkit.tui.bars import bar
 from fieldkit.tui.status import StatusBar
 from fieldkit.tui.translated import RoleScreen
 from fieldkit.tui.words import word
 
 BAR_WIDTH = 40  # cells for the longest bar: the label and count columns still fit in 80
-EIGHTHS = " ▏▎▍▌▋▊▉"
 URGENCIES = ("emergency", "urgent", "routine")
-
-
-def bar(count: int, most: int, width: int = BAR_WIDTH) -> str:
-    """`count` as a run of blocks, in eighths of a cell, the longest `width` cells; never empty
-    for a count above zero, so one encounter is never drawn as none."""
-    if not count:
-        return ""
-    full, rest = divmod(max(1, round(count / most * width * 8)), 8)
-    return "█" * full + EIGHTHS[rest].strip()
 
 
 def bar_chart(rows: list[tuple[str, int]], width: int = BAR_WIDTH) -> str:

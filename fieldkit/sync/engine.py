@@ -1,0 +1,207 @@
+"""The background sync engine: serve, discover, and sync with peers as they appear.
+
+`fieldkit sync serve` runs it headless and the TUI runs it beside the screens; both read the same
+`peers` and `history`. A peer is called when it is first seen, when our journal has grown since
+our last session with it, and at least every `full_every` seconds (to collect what it holds that
+it could not push to us). Sessions it accepts count too: a peer that just synced with us is not
+called back for nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+from fieldkit.errors import FieldkitError
+from fieldkit.store.db import Store
+from fieldkit.sync.discovery import Discovery, Sighting
+from fieldkit.sync.membership import Membership
+from fieldkit.sync.messages import PROTOCOL
+from fieldkit.sync.peer import Server, sync_with
+from fieldkit.sync.session import Report, lacking
+
+RETRY_AFTER = 10.0  # seconds before calling again a peer whose last session failed
+
+
+@dataclass
+class PeerState:
+    device: str
+    address: str = ""
+    status: str = "seen"  # seen, syncing, synced, failed
+    sent: int = 0
+    received: int = 0
+    to_send: int = 0
+    to_receive: int = 0
+    last_sync: float | None = None  # wall-clock seconds of the last session that completed
+    error: str = ""
+    clock_suspect: bool = False
+    _synced_vector: dict[str, int] = field(default_factory=dict, repr=False)
+    _synced_at: float = field(default=0.0, repr=False)  # monotonic
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.received
+
+    @property
+    def total(self) -> int:
+        return self.to_send + self.to_receive
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of sync history: a session that completed or failed."""
+
+    at: float
+    device: str
+    sent: int
+    received: int
+    error: str = ""
+
+
+class Engine:
+    def __init__(self, store: Store, member: Membership, *, host: str = "0.0.0.0", port: int = 0,
+                 interfaces: list[str] | None = None, interval: float = 2.0, full_every: float = 60.0,
+                 discover: bool = True, on_change: Callable[[], None] | None = None) -> None:
+        self.store, self.member = store, member
+        self.interval, self.full_every = interval, full_every
+        self.peers: dict[str, PeerState] = {}
+        self.history: deque[Event] = deque(maxlen=100)
+        self._on_change = on_change or (lambda: None)
+        self.server = Server(store, member, host=host, port=port, on_session=self._accepted,
+                             progress=self._progress)
+        self._interfaces, self._discover = interfaces, discover
+        self.discovery: Discovery | None = None
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._busy: set[str] = set()
+        self.problem = ""  # why discovery is off, in words; peers can still call us
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    async def start(self) -> None:
+        await self.server.start()
+        if self._discover:
+            self.discovery = Discovery(network_id=self.member.network.id, device_id=self.member.device_id,
+                                       port=self.server.port, protocol=PROTOCOL, interfaces=self._interfaces,
+                                       on_change=self._discovered)
+            try:
+                await self.discovery.start()
+            except FieldkitError as exc:
+                self.discovery, self.problem = None, str(exc)
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        if self.discovery:
+            await self.discovery.stop()
+        await self.server.stop()
+
+    async def __aenter__(self) -> "Engine":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+    def _discovered(self) -> None:
+        self._wake.set()
+        self._on_change()
+
+    def poke(self) -> None:
+        """Something changed here (a save): look for peers to tell without waiting the interval."""
+        self._wake.set()
+
+    def sightings(self) -> list[Sighting]:
+        return self.discovery.peers() if self.discovery else []
+
+    async def sync_now(self, device: str | None = None) -> list[Report]:
+        """One session with a visible peer (by device id or its prefix), or with every one."""
+        chosen = [s for s in self.sightings() if device is None or s.device_id.startswith(device)]
+        if device and not chosen:
+            raise FieldkitError(f"no laptop {device} in sight")
+        reports = []
+        for sighting in chosen:
+            report = await self._call(sighting)
+            if report:
+                reports.append(report)
+        return reports
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            ours = await asyncio.to_thread(self.store.version_vector)
+            for sighting in self.sightings():
+                if sighting.device_id not in self._busy and self._due(sighting, ours):
+                    await self._call(sighting)
+
+    def _due(self, sighting: Sighting, ours: dict[str, int]) -> bool:
+        state = self.peers.get(sighting.device_id)
+        if state is None:
+            return True
+        age = time.monotonic() - state._synced_at
+        if state.status == "failed":
+            return age > RETRY_AFTER
+        return lacking(state._synced_vector, ours) > 0 or age > self.full_every
+
+    def _state(self, device: str) -> PeerState:
+        return self.peers.setdefault(device, PeerState(device))
+
+    async def _call(self, sighting: Sighting) -> Report | None:
+        state = self._state(sighting.device_id)
+        state.address = f"{sighting.host}:{sighting.port}"
+        state.status, state.error = "syncing", ""
+        self._busy.add(sighting.device_id)
+        self._on_change()
+        try:
+            report = await sync_with(self.store, self.member, sighting.host, sighting.port,
+                                     expect=sighting.device_id, progress=self._progress)
+        except FieldkitError as exc:
+            self._failed(state, str(exc))
+            return None
+        finally:
+            self._busy.discard(sighting.device_id)
+        self._finished(state, report)
+        return report
+
+    def _progress(self, report: Report) -> None:
+        state = self._state(report.peer)
+        state.sent, state.received = report.sent, report.received
+        state.to_send, state.to_receive = report.to_send, report.to_receive
+        self._on_change()
+
+    def _finished(self, state: PeerState, report: Report) -> None:
+        state.status, state.error, state.last_sync = "synced", "", time.time()
+        state.sent, state.received = report.sent, report.received
+        state.to_send, state.to_receive = report.sent, report.received
+        state.clock_suspect = report.clock_suspect
+        state._synced_vector, state._synced_at = report.peer_vector, time.monotonic()
+        self.history.appendleft(Event(time.time(), state.device, report.sent, report.received))
+        self._on_change()
+
+    def _failed(self, state: PeerState, error: str) -> None:
+        state.status, state.error, state._synced_at = "failed", error, time.monotonic()
+        self.history.appendleft(Event(time.time(), state.device, 0, 0, error))
+        self._on_change()
+
+    def _accepted(self, report: Report | None, address: str, error: Exception | None) -> None:
+        if report is not None:
+            state = self._state(report.peer)
+            state.address = state.address or address
+            self._finished(state, report)
+        elif error is not None:
+            self.history.appendleft(Event(time.time(), "", 0, 0, f"{address}: {error}"))
+            self._on_change()

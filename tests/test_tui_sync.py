@@ -1,0 +1,49 @@
+"""The clinic screen runs the sync engine: a peer on the LAN appears, syncs, and is shown."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fieldkit.sync.engine import Engine
+from fieldkit.tui.app import FieldkitApp
+from sync_support import PASSPHRASE, network
+from tui_support import database_off_the_loop, home, screen, sign_in, text, until  # noqa: F401 - fixtures
+
+LAN = ["127.0.0.1"]
+
+
+async def test_a_peer_is_found_synced_and_shown_with_its_history(tmp_path):
+    here, there = await asyncio.to_thread(network, tmp_path, 2)
+    await asyncio.to_thread(here.store.close)  # the app opens this laptop's clinic itself
+    app = FieldkitApp(here.home, user=here.user.name)
+    app.sync_interfaces = LAN
+    async with Engine(there.store, there.member, host="127.0.0.1", interfaces=LAN) as peer, \
+            app.run_test(size=(100, 30)) as pilot:
+        await sign_in(pilot, PASSPHRASE)
+        patient = await asyncio.to_thread(there.clinic.register, {"given_name": "Hương", "family_name": "Trần",
+                                                                  "sex": "female"})
+        peer.poke()
+        await until(pilot, lambda: any(p.device == there.device and p.last_sync for p in app.sync_state.peers), 20)
+        assert app.sync_state.network == "Soc Trang mobile clinics"
+        assert "1 peer" in text(app, "StatusBar")
+
+        await pilot.press("f9")
+        await until(pilot, lambda: screen(app) == "SyncScreen")
+        body = text(app, "#sync-body")
+        assert "Network: Soc Trang mobile clinics" in body
+        assert there.device[:8] in body and "synced at" in body
+        assert "received" in body  # the history line of the session
+
+        found = await app.desk.search("Hương")
+        assert [p.id for p in found] == [patient.patient_id]
+    await asyncio.to_thread(there.store.close)
+
+
+async def test_a_laptop_in_no_network_says_so(home):
+    app = FieldkitApp(home)
+    async with app.run_test() as pilot:
+        await sign_in(pilot)
+        await pilot.press("f9")
+        await until(pilot, lambda: screen(app) == "SyncScreen")
+        assert "in no network yet" in text(app, "#sync-body")
+        assert app.engine is None
