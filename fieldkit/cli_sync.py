@@ -232,11 +232,16 @@ def sync_now(context: Context, peer: str | None, as_json: bool) -> None:
     if not as_json:
         click.echo("", err=True)
     emit(results, as_json, "\n".join(
-        f"{r['peer'][:8]}: error: {r['error']}" if "error" in r else
-        f"{r['peer'][:8]}: sent {r['sent']}, received {r['received']} in {r['seconds']} s"
+        f"{_short(r['peer'])}: error: {r['error']}" if "error" in r else
+        f"{_short(r['peer'])}: sent {r['sent']}, received {r['received']} in {r['seconds']} s"
         + ("  (its clock is off)" if r["clock_suspect"] else "") for r in results))
     if any("error" in r for r in results):
         sys.exit(1)
+
+
+def _short(peer: str) -> str:
+    """A laptop id's first eight characters, as everywhere else; an address as typed."""
+    return peer[:8] if ":" not in peer else peer
 
 
 def _chosen(sightings, peer: str | None):

@@ -20,7 +20,9 @@ DatabaseError = sqlcipher3.DatabaseError
 OperationalError = sqlcipher3.OperationalError
 IntegrityError = sqlcipher3.IntegrityError
 
-CACHE_KIB = 64 * 1024
+# A ceiling, filled only as pages are read. A first sync of 100,000 entries folds 40% faster with
+# 256 MiB than with 64 MiB (bench/sync.py), and a 4 GB laptop has room for it.
+CACHE_KIB = 256 * 1024
 _HEX_KEY = re.compile(r"[0-9a-f]{64}")
 
 

@@ -88,9 +88,12 @@ async def exchange(channel: Channel, store: Store, member: Membership, peer: str
 
 async def _hello(channel: Channel, store: Store, member: Membership, peer: str, report: Report) -> messages.Hello:
     ours = await asyncio.to_thread(store.version_vector)
-    await channel.send(messages.dump(messages.Hello(
-        protocol=messages.PROTOCOL, schema=SCHEMA_VERSION, network=member.network.id, device=member.device_id,
-        clock=wall_ms(), vector=ours)))
+    try:
+        await channel.send(messages.dump(messages.Hello(
+            protocol=messages.PROTOCOL, schema=SCHEMA_VERSION, network=member.network.id,
+            device=member.device_id, clock=wall_ms(), vector=ours)))
+    except ProtocolError:
+        pass  # a refusing peer says why, then hangs up: read its reason below rather than this
     theirs = await _expect(channel, messages.Hello)
     report.hello_bytes = channel.bytes.sent + channel.bytes.received
     if theirs.protocol != messages.PROTOCOL:

@@ -89,7 +89,7 @@ class Channel:
             if size > MAX_FRAME:
                 raise ProtocolError(f"message of {size} bytes is over the {MAX_FRAME} byte limit")
             body = await asyncio.wait_for(self.reader.readexactly(size), self.timeout)
-        except asyncio.IncompleteReadError:
+        except (asyncio.IncompleteReadError, ConnectionError):
             raise ProtocolError("the other laptop closed the connection") from None
         except (TimeoutError, asyncio.TimeoutError):
             raise ProtocolError(f"the other laptop sent nothing for {self.timeout:.0f} s") from None
