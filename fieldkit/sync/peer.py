@@ -28,20 +28,18 @@ class Revoked(FieldkitError):
 Progress = Callable[[Report], None]
 
 
-async def _admit(channel: Channel, store: Store, member: Membership) -> str:
-    """The device id the other end proved, if it is one of ours and not revoked."""
-    peer = certs.peer_device(channel.writer.get_extra_info("ssl_object"), member.network)
+async def _refuse_if_revoked(channel: Channel, store: Store, peer: str) -> None:
     if peer in await asyncio.to_thread(store.revoked):
         await channel.send(messages.dump(messages.Error(message="this laptop was revoked from the network")))
         raise Revoked(f"laptop {peer[:8]} was revoked: refused")
-    return peer
 
 
 async def _session(channel: Channel, store: Store, member: Membership, address: str,
                    progress: Progress | None, expect: str | None = None) -> Report:
     peer = None
     try:
-        peer = await _admit(channel, store, member)
+        peer = certs.peer_device(channel.writer.get_extra_info("ssl_object"), member.network)
+        await _refuse_if_revoked(channel, store, peer)
         if expect and peer != expect:
             raise certs.CertificateRefused(f"expected laptop {expect[:8]} at {address}, found {peer[:8]}")
         report = await exchange(channel, store, member, peer, progress=progress)

@@ -78,7 +78,9 @@ async def exchange(channel: Channel, store: Store, member: Membership, peer: str
                 group.create_task(_receive(channel, store, member, report, notify))
         except BaseExceptionGroup as failed:
             raise failed.exceptions[0] from None
-    except (Refused, ProtocolError) as exc:
+    except PeerRefused:
+        raise
+    except FieldkitError as exc:  # ours to explain: a refused batch, a broken chain, a bad message
         await _tell(channel, str(exc))
         raise
     report.bytes_sent, report.bytes_received = channel.bytes.sent, channel.bytes.received

@@ -51,6 +51,28 @@ def roles_allowed(entry: Entry) -> frozenset[str]:
     return SUPERVISOR  # users and devices
 
 
+def _check_shape(entry: Entry) -> None:
+    """The payload is the kind of object the fold reads: refused here, not crashed on there."""
+    where = f"entry {entry.origin[:8]}#{entry.seq}"
+    try:
+        payload = entry.payload
+    except ValueError:
+        raise Refused(f"{where} carries data that is not JSON") from None
+    if not isinstance(payload, dict):
+        raise Refused(f"{where} carries data that is not an object")
+    if entry.schema > SCHEMA_VERSION:
+        return
+    expected = {"fields": dict, "base": dict, "resolves": list, "scores": dict, "patient_id": str, "kind": str,
+                "reason": str}
+    for name, kind in expected.items():
+        if name in payload and not isinstance(payload[name], kind):
+            raise Refused(f"{where}: {name} must be {kind.__name__}")
+    if not all(isinstance(value, dict) for value in payload.get("scores", {}).values()):
+        raise Refused(f"{where}: each score must be an object")
+    if not all(isinstance(value, str) for value in (*payload.get("resolves", ()), *payload.get("base", {}).values())):
+        raise Refused(f"{where}: resolves and base must hold versions as text")
+
+
 @dataclass
 class Verified:
     entries: list[Entry]
@@ -72,12 +94,16 @@ class Verifier:
             entries = [Entry.from_row(row) for row in batch.entries]
         except FieldkitError as exc:
             raise Refused(str(exc)) from None
+        for entry in entries:
+            _check_shape(entry)
         certificates = self._certificates(batch.certificates)
         checkpoints = [Checkpoint(origin, seq, digest, self._hex(signature))
                        for origin, seq, digest, signature in batch.checkpoints]
-        self._check_signed(entries, checkpoints)
+        # Only the checkpoints just verified are kept (and relayed): another laptop's forged one
+        # riding along would otherwise be handed on in place of the real one.
+        verified = self._check_signed(entries, checkpoints)
         self._check_roles(entries)
-        return Verified(entries, checkpoints, certificates)
+        return Verified(entries, verified, certificates)
 
     def _certificates(self, carried: dict[str, str]) -> dict[str, bytes]:
         kept: dict[str, bytes] = {}
@@ -102,13 +128,14 @@ class Verifier:
             self._keys[origin] = certs.proven_key(pem, self.network)[1]
         return self._keys[origin]
 
-    def _check_signed(self, entries: list[Entry], checkpoints: list[Checkpoint]) -> None:
+    def _check_signed(self, entries: list[Entry], checkpoints: list[Checkpoint]) -> list[Checkpoint]:
         last: dict[str, Entry] = {}
         for entry in entries:
             if entry.origin in last and entry.seq <= last[entry.origin].seq:
                 raise Refused(f"entries from laptop {entry.origin[:8]} out of order")
             last[entry.origin] = entry
         signed = {(c.origin, c.seq): c for c in checkpoints}
+        verified = []
         for origin, entry in last.items():
             checkpoint = signed.get((origin, entry.seq))
             if checkpoint is None or checkpoint.hash != entry.hash:
@@ -118,6 +145,8 @@ class Verifier:
             except InvalidSignature:
                 raise Refused(f"the signature on laptop {origin[:8]}'s entries up to #{entry.seq} is not its own "
                               "(altered on the way)") from None
+            verified.append(checkpoint)
+        return verified
 
     def _check_roles(self, entries: list[Entry]) -> None:
         unknown = {e.author for e in entries} - self._roles.keys()
@@ -125,8 +154,9 @@ class Verifier:
         for entry in entries:
             if entry.entity == "user":
                 role = entry.payload.get("fields", {}).get("role")
-                # A clinic's first supervisor is journalled by themselves: nobody else exists yet.
-                if entry.op == "create" and entry.author == entry.entity_id:
+                # A clinic's first supervisor is journalled by themselves, as its laptop's first
+                # entry: nobody else exists yet. Anywhere later it would be minting a role.
+                if entry.op == "create" and entry.author == entry.entity_id and entry.seq == 1:
                     self._give(entry, role)
                     continue
             held = self._role_at(entry)
