@@ -122,6 +122,60 @@ async def test_a_long_journal_goes_in_bounded_batches(laptops):
     assert state(a) == state(b)
 
 
+class Shutdown(Exception):
+    """The laptop dies in the middle of a session (raised from the progress callback)."""
+
+
+def long_journal(laptop, count: int) -> set[int]:
+    """`count` patients on `laptop`, signed as a session would sign them; the checkpointed seqs."""
+    laptop.store.append([Change("patient", new_id(), "create", {"fields": {"given_name": f"P{i}", "sex": "unknown"}})
+                         for i in range(count)], user=laptop.user.id)
+    laptop.store.sign_checkpoints(laptop.member.sign)
+    return set(laptop.store.read(lambda conn: [row[0] for row in conn.execute(
+        "SELECT seq FROM checkpoints WHERE origin = ?", (laptop.store.device_id,))]))
+
+
+async def test_a_session_that_dies_midway_keeps_whole_batches_and_the_next_one_resumes(laptops):
+    a, b = laptops(2)
+    count = 3 * BATCH
+    boundaries = long_journal(a, count)
+
+    def die(report) -> None:
+        if report.batches_received == 1:
+            raise Shutdown
+
+    async with serving(a) as server:
+        with pytest.raises(Shutdown):
+            await sync_with(b.store, b.member, "127.0.0.1", server.port, progress=die)
+        _, error = await asyncio.wait_for(server.sessions.get(), 10)
+        assert isinstance(error, ProtocolError) and "closed the connection" in str(error)
+        kept = b.store.version_vector().get(a.device, 0)
+        assert kept in boundaries and 0 < kept < count + 1  # whole batches, each ending on a checkpoint
+        assert b.store.read(lambda conn: conn.execute("SELECT count(*) FROM patients").fetchone()[0]) == kept - 1
+
+        mine, _ = await session(b, server)
+    assert (mine.received, mine.to_receive, mine.already_held) == (count + 1 - kept, count + 1 - kept, 0)
+    assert state(a) == state(b) and journal(a) == journal(b)
+
+
+async def test_cancelling_a_session_stops_it(laptops):
+    a, b = laptops(2)
+    count = 3 * BATCH
+    long_journal(a, count)
+
+    def stop(report) -> None:
+        if report.batches_received == 1:
+            task.cancel()
+
+    async with serving(a) as server:
+        task = asyncio.create_task(sync_with(b.store, b.member, "127.0.0.1", server.port, progress=stop))
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        _, error = await asyncio.wait_for(server.sessions.get(), 10)
+    assert b.store.version_vector().get(a.device, 0) < count + 1, "the session ran on after it was cancelled"
+    assert isinstance(error, FieldkitError)
+
+
 async def test_entries_relayed_by_a_third_laptop_are_verified_and_kept(laptops):
     a, b, c = laptops(3)
     lan = a.clinic.register(LAN).patient_id

@@ -84,11 +84,15 @@ class Channel:
 
     async def receive(self) -> dict[str, Any]:
         try:
-            header = await asyncio.wait_for(self.reader.readexactly(_HEADER.size), self.timeout)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+            # lands as the read completes, and a stopped session would run on to its end.
+            async with asyncio.timeout(self.timeout):
+                header = await self.reader.readexactly(_HEADER.size)
             size, flag = _HEADER.unpack(header)
             if size > MAX_FRAME:
                 raise ProtocolError(f"message of {size} bytes is over the {MAX_FRAME} byte limit")
-            body = await asyncio.wait_for(self.reader.readexactly(size), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                body = await self.reader.readexactly(size)
         except (asyncio.IncompleteReadError, ConnectionError):
             raise ProtocolError("the other laptop closed the connection") from None
         except (TimeoutError, asyncio.TimeoutError):
