@@ -80,7 +80,15 @@ async def exchange(channel: Channel, store: Store, member: Membership, peer: str
             raise failed.exceptions[0] from None
     except PeerRefused:
         raise
-    except FieldkitError as exc:  # ours to explain: a refused batch, a broken chain, a bad message
+    except ProtocolError as exc:
+        # Sending and receiving run at once: our write can fail on a peer that has just refused
+        # and hung up, before we read why. Its reason may still be waiting in the buffer.
+        reason = await _last_word(channel)
+        if reason:
+            raise PeerRefused(f"laptop {peer[:8]} refused: {reason}") from None
+        await _tell(channel, str(exc))
+        raise
+    except FieldkitError as exc:  # ours to explain: a refused batch, a broken chain
         await _tell(channel, str(exc))
         raise
     report.bytes_sent, report.bytes_received = channel.bytes.sent, channel.bytes.received
@@ -179,6 +187,19 @@ async def _expect(channel: Channel, kind: type[messages.Hello]) -> messages.Hell
     if not isinstance(message, kind):
         raise ProtocolError(f"expected hello, got {message.kind}")
     return message
+
+
+async def _last_word(channel: Channel) -> str:
+    """The reason in an `error` frame still buffered from a peer that hung up, if there is one."""
+    channel.timeout = 1.0
+    try:
+        for _ in range(64):  # frames it sent before refusing are skipped, not applied
+            message = await channel.receive()
+            if message.get("kind") == "error" and isinstance(message.get("message"), str):
+                return message["message"][:500]
+    except ProtocolError:
+        pass
+    return ""
 
 
 async def _tell(channel: Channel, why: str) -> None:
