@@ -9,6 +9,8 @@ key follows. A site remaps keys in `keymap.toml` in the data directory (binding 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import time
 import tomllib
 from typing import Any, Iterable
@@ -33,12 +35,14 @@ from fieldkit.tui.merge import MergeScreen
 from fieldkit.tui.pin import Pin
 from fieldkit.tui.register import RegisterScreen
 from fieldkit.tui.settings import SettingsScreen
-from fieldkit.sync.engine import Engine
 from fieldkit.tui.status import SyncScreen, SyncState, sync_state
 from fieldkit.tui.summary import SummaryScreen
 from fieldkit.tui.unlock import LockScreen, UnlockScreen
 from fieldkit.tui.users import UsersScreen
 from fieldkit.tui.words import word
+
+if TYPE_CHECKING:  # imported when a network member signs in: zeroconf takes a sixth of a second
+    from fieldkit.sync.engine import Engine
 
 LOCK_AFTER_MINUTES = 5  # the laptop's setting (Settings, F11) overrides it
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from fieldkit.records import queries
 from fieldkit.records.duplicates import Match, likely_duplicates
@@ -25,8 +25,10 @@ from fieldkit.store.home import Home
 from fieldkit.store.keystore import Keystore, User
 from fieldkit.store.session import create_clinic, unlock
 from fieldkit.sync import DEFAULT_PORT, membership
-from fieldkit.sync.engine import Engine
 from fieldkit.sync.identity import new_device_key
+
+if TYPE_CHECKING:
+    from fieldkit.sync.engine import Engine
 
 T = TypeVar("T")
 PAGE = 20
@@ -78,6 +80,8 @@ class Desk:
 
     async def start_sync(self, on_change: Callable[[], None], *, interfaces: list[str] | None = None) -> Engine | None:
         """The sync engine on this laptop's network, running; None if the laptop is in no network."""
+        from fieldkit.sync.engine import Engine  # zeroconf's import is slow: only for network members
+
         store = self.clinic.store
         if not await off_loop(membership.member, store):
             return None

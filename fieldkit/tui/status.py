@@ -7,6 +7,8 @@ touches a screen, and screens never ask sync anything.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -17,9 +19,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from fieldkit.i18n import N_, _, digits, ngettext, number
-from fieldkit.sync.engine import Engine
 from fieldkit.tui.bars import bar
 from fieldkit.tui.translated import Translated
+
+if TYPE_CHECKING:
+    from fieldkit.sync.engine import Engine
 
 STATUS_WORDS = {"seen": N_("seen"), "syncing": N_("syncing"), "synced": N_("synced"), "failed": N_("failed")}
 PROGRESS_WIDTH = 24
