@@ -524,7 +524,7 @@ async def test_an_entry_whose_author_lacks_the_role_is_refused(clerk_on_a):
     before = state(b)
 
     async with serving(a) as server:
-        with pytest.raises(Refused, match=rf"entry {a.device[:8]}#\d+: a clerk may not create a encounter"):
+        with pytest.raises(Refused, match=rf"entry {a.device[:8]}#\d+: a clerk may not create encounter records"):
             await sync_with(b.store, b.member, "127.0.0.1", server.port)
         await asyncio.wait_for(server.sessions.get(), 10)
     assert state(b) == before
@@ -532,7 +532,7 @@ async def test_an_entry_whose_author_lacks_the_role_is_refused(clerk_on_a):
         with pytest.raises(FieldkitError):
             await sync_with(a.store, a.member, "127.0.0.1", server.port)
         _, error = await asyncio.wait_for(server.sessions.get(), 10)
-    assert isinstance(error, Refused) and "a clerk may not create a encounter" in str(error)
+    assert isinstance(error, Refused) and "a clerk may not create encounter records" in str(error)
     assert state(b) == before
 
 
@@ -544,13 +544,13 @@ def test_role_rules_hold_on_the_journals_terms(clerk_on_a, forged):
     have = b.store.version_vector()
     if forged == "clerk changes own role":
         change, author, why = Change("user", clerk.id, "update", {"fields": {"role": "supervisor"}}), clerk.id, \
-            "a clerk may not update a user"
+            "a clerk may not update user records"
     elif forged == "unknown author":
         change, author, why = Change("patient", lan, "update", {"fields": {"locality": "X"}}), "nobody", \
             "unknown user nobody"
     else:
         change, author, why = Change("patient", lan, "update", {"fields": {"voided": True}}), clerk.id, \
-            "a clerk may not update a patient"
+            "a clerk may not update patient records"
     a.store.append([change], user=author)
     a.store.sign_checkpoints(a.member.sign)
     before = state(b)
@@ -672,6 +672,35 @@ async def test_a_hostile_message_ends_its_session_only(laptops, case):
         mine, _ = await session(b, server)  # the next session is served as usual
     assert mine.received > 0 and lan in patient_ids(b)
     assert state(a)[0] == state(b)[0]
+
+
+async def test_a_malformed_frame_is_answered_at_once(laptops):
+    a, b, _c = laptops(3)
+    async with serving(a) as server:
+        async with raw_connection(b, server) as channel:
+            channel.writer.write(frame(0, b"{this is not json"))
+            await channel.writer.drain()
+            started = asyncio.get_running_loop().time()
+            first = await channel.receive()  # the connection stays open: the peer is waiting for us
+            waited = asyncio.get_running_loop().time() - started
+        await asyncio.wait_for(server.sessions.get(), 10)
+    assert first == {"kind": "error", "message": "malformed message: not JSON"}
+    assert waited < 0.5, f"answered after {waited:.2f} s"
+
+
+async def test_garbage_then_an_error_frame_is_still_the_senders_fault(laptops):
+    a, b, _c = laptops(3)
+    before = state(a)
+    async with serving(a) as server:
+        async with raw_connection(b, server) as channel:
+            channel.writer.write(frame(0, b"{this is not json") +
+                                 wire.encode({"kind": "error", "message": "you sent me garbage"}))
+            await channel.writer.drain()
+            answers = await replies(channel)
+        _, error = await asyncio.wait_for(server.sessions.get(), 10)
+    assert state(a) == before
+    assert str(error) == "malformed message: not JSON" and not isinstance(error, PeerRefused)
+    assert {"kind": "error", "message": "malformed message: not JSON"} in answers
 
 
 # -- refusals found by these tests, now fixed -----------------------------------------------------------------

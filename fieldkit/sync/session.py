@@ -24,7 +24,7 @@ from fieldkit.store.journal import SCHEMA_VERSION
 from fieldkit.sync import messages
 from fieldkit.sync.membership import Membership
 from fieldkit.sync.verify import Refused, Verifier
-from fieldkit.sync.wire import Channel, ProtocolError
+from fieldkit.sync.wire import Channel, ConnectionClosed, ProtocolError
 
 BATCH = 500  # the first batch: small, so a slow link shows progress at once
 MAX_BATCH = 5000  # batches double up to this: each is one transaction, and commits are the cost
@@ -80,13 +80,12 @@ async def exchange(channel: Channel, store: Store, member: Membership, peer: str
             raise failed.exceptions[0] from None
     except PeerRefused:
         raise
-    except ProtocolError as exc:
+    except ConnectionClosed:
         # Sending and receiving run at once: our write can fail on a peer that has just refused
         # and hung up, before we read why. Its reason may still be waiting in the buffer.
         reason = await _last_word(channel)
         if reason:
             raise PeerRefused(f"laptop {peer[:8]} refused: {reason}") from None
-        await _tell(channel, str(exc))
         raise
     except FieldkitError as exc:  # ours to explain: a refused batch, a broken chain
         await _tell(channel, str(exc))

@@ -162,7 +162,7 @@ class Verifier:
             held = self._role_at(entry)
             if held not in roles_allowed(entry):
                 who = f"a {held}" if held else f"unknown user {entry.author[:8]}"
-                raise Refused(f"entry {entry.origin[:8]}#{entry.seq}: {who} may not {entry.op} a {entry.entity}")
+                raise Refused(f"entry {entry.origin[:8]}#{entry.seq}: {who} may not {entry.op} {entry.entity} records")
             if entry.entity == "user":
                 self._give(entry, role)
             elif entry.entity == "device" and not revocation_valid(entry, self.network):

@@ -28,6 +28,10 @@ class ProtocolError(FieldkitError):
     """The other side sent something this protocol does not allow; the session ends."""
 
 
+class ConnectionClosed(ProtocolError):
+    """Our write found the connection closed: the other side may have said why just before."""
+
+
 @dataclass
 class Counter:
     """Bytes of frames sent and received, as they are on the wire (before TLS)."""
@@ -79,7 +83,7 @@ class Channel:
             self.writer.write(frame)
             await self.writer.drain()
         except (ConnectionError, OSError):
-            raise ProtocolError("the other laptop closed the connection") from None
+            raise ConnectionClosed("the other laptop closed the connection") from None
         self.bytes.sent += len(frame)
 
     async def receive(self) -> dict[str, Any]:
