@@ -136,16 +136,17 @@ class Store:
         entries we already hold are skipped, so re-sending a batch is harmless. The checkpoints and
         certificates that proved the batch (checked by the caller) are kept in the same transaction.
         """
-        batch = list(entries)
-        proof = (list(checkpoints), dict(certificates or {}))
-        return self.writer.call(lambda conn: self._apply_remote(conn, batch, user, proof))
+        return self.writer.call(self._remote_job(entries, user, checkpoints, certificates))
 
     async def aapply_remote(self, entries: Iterable[Entry], *, user: str = "sync",
                             checkpoints: Iterable[Checkpoint] = (),
                             certificates: Mapping[str, bytes] | None = None) -> ApplyResult:
-        batch = list(entries)
-        proof = (list(checkpoints), dict(certificates or {}))
-        return await self.writer.run(lambda conn: self._apply_remote(conn, batch, user, proof))
+        return await self.writer.run(self._remote_job(entries, user, checkpoints, certificates))
+
+    def _remote_job(self, entries, user, checkpoints, certificates) -> Callable[[Any], ApplyResult]:
+        # Materialised here, on the caller's thread: the writer must not iterate the caller's data.
+        batch, proof = list(entries), (list(checkpoints), dict(certificates or {}))
+        return lambda conn: self._apply_remote(conn, batch, user, proof)
 
     def _apply_remote(self, conn, batch: list[Entry], user: str, proof=((), {})) -> ApplyResult:
         heads = {}

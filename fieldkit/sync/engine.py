@@ -124,18 +124,6 @@ class Engine:
     def sightings(self) -> list[Sighting]:
         return self.discovery.peers() if self.discovery else []
 
-    async def sync_now(self, device: str | None = None) -> list[Report]:
-        """One session with a visible peer (by device id or its prefix), or with every one."""
-        chosen = [s for s in self.sightings() if device is None or s.device_id.startswith(device)]
-        if device and not chosen:
-            raise FieldkitError(f"no laptop {device} in sight")
-        reports = []
-        for sighting in chosen:
-            report = await self._call(sighting)
-            if report:
-                reports.append(report)
-        return reports
-
     async def _run(self) -> None:
         while True:
             try:

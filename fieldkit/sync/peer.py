@@ -15,8 +15,8 @@ from fieldkit.errors import FieldkitError
 from fieldkit.store.db import Store
 from fieldkit.sync import certs, messages
 from fieldkit.sync.membership import Membership
-from fieldkit.sync.session import PeerRefused, Report, exchange
-from fieldkit.sync.wire import Channel, ProtocolError
+from fieldkit.sync.session import Report, exchange
+from fieldkit.sync.wire import Channel
 
 CONNECT_TIMEOUT = 10.0
 
@@ -119,5 +119,3 @@ class Server:
             if asyncio.iscoroutine(result):
                 await result
 
-
-__all__ = ["PeerRefused", "ProtocolError", "Report", "Revoked", "Server", "sync_with"]
