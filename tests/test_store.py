@@ -180,3 +180,42 @@ async def test_async_callers_await_the_writer(tmp_path):
     assert entries[0].seq == 2  # after the supervisor's own user entry
     assert await store.aread(lambda conn: conn.execute("SELECT count(*) FROM patients").fetchone()[0]) == 1
     store.close()
+
+
+def test_a_database_of_schema_3_moves_its_journal_to_a_rowid_table_and_keeps_every_entry(tmp_path):
+    import os
+
+    from fieldkit.store.connection import connect
+    from fieldkit.store.db import Store
+    from fieldkit.store.schema import MIGRATIONS
+
+    key = os.urandom(32)
+    made = Store(tmp_path / "new.db", key, device_id="a" * 32)
+    made.append([Change("patient", f"p{i}", "create", {"fields": {"given_name": f"Lan {i}", "phone": "0999"}})
+                 for i in range(50)], user="u")
+    made.append([Change("patient", "p1", "update", {"fields": {"given_name": "Hoa"}, "base": {}})], user="u")
+    rows = made.read(lambda conn: conn.execute("SELECT * FROM journal ORDER BY origin, seq").fetchall())
+    state = made.state_hash()
+    made.close()
+
+    old = sqlcipher3.connect(str(tmp_path / "old.db"), isolation_level=None)
+    old.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+    for number, script in enumerate(MIGRATIONS[:3], start=1):
+        old.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+    old.execute("INSERT INTO meta VALUES ('device_id', ?)", ("a" * 32,))
+    old.executemany("INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    assert "WITHOUT ROWID" in old.execute("SELECT sql FROM sqlite_master WHERE name = 'journal'").fetchone()[0]
+    old.close()
+
+    migrated = Store(tmp_path / "old.db", key)
+    assert migrated.read(lambda conn: conn.execute("SELECT * FROM journal ORDER BY origin, seq").fetchall()) == rows
+    assert migrated.rebuild() == len(rows)
+    assert migrated.state_hash() == state
+    with pytest.raises(sqlcipher3.IntegrityError):  # (origin, seq) is still one entry
+        migrated.read(lambda conn: conn.execute("INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows[0]))
+    migrated.close()
+    conn = connect(tmp_path / "old.db", key)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert "WITHOUT ROWID" not in conn.execute("SELECT sql FROM sqlite_master WHERE name = 'journal'").fetchone()[0]
+    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'journal_entity'").fetchone()[0] == 1
+    conn.close()

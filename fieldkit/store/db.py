@@ -52,8 +52,7 @@ class ApplyResult:
 def _journal_and_fold(conn, entries: list[Entry]) -> None:
     # Journalled first, in one statement: the fold reads an entity's writes back from the journal.
     conn.executemany("INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [e.row() for e in entries])
-    for entry in entries:
-        fold.apply(conn, entry)
+    fold.apply(conn, entries)
 
 
 class Store:

@@ -9,13 +9,14 @@ arrive in. Folding an entry may see writes journalled after it (a batch, a rebui
 projects the final state at once, which is the state it would reach anyway.
 
 Content already in the journal is not copied: an encounter row points at its entry, and the
-writes of an entity are read back from the journal, so the fold costs one row per fact.
+writes of an entity are read back from the journal, so the fold costs one row per fact. A
+patient's search keys are written once per transaction, after its last write there.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, Iterable
 
 from fieldkit.namekeys import index_keys
 from fieldkit.store.entities import MUTABLE, PATIENT, SEARCH_FIELDS, MutableEntity
@@ -23,14 +24,27 @@ from fieldkit.store.hlc import millis
 from fieldkit.store.journal import SCHEMA_VERSION, Entry, canonical, parse, version
 from fieldkit.store.schema import FOLDED
 
+REBUILD_CHUNK = 10_000  # entries folded per pass of a rebuild: bounds the search keys held at once
 
-def apply(conn, entry: Entry) -> None:
-    """Fold one entry that has just been added to the journal, inside the caller's transaction."""
+
+# Patients whose search keys a transaction must write: id -> (their fields now, whether they had none)
+Reindex = dict[str, tuple[dict[str, Any], bool]]
+
+
+def apply(conn, entries: Iterable[Entry]) -> None:
+    """Fold entries that have just been added to the journal, in order, in the caller's transaction."""
+    reindex: Reindex = {}
+    for entry in entries:
+        _apply(conn, entry, reindex)
+    _index_patients(conn, reindex)
+
+
+def _apply(conn, entry: Entry, reindex: Reindex) -> None:
     if entry.schema > SCHEMA_VERSION:
         return  # kept and relayed; a fieldkit that knows this schema folds it on `db rebuild`
     spec = MUTABLE.get(entry.entity)
     if spec is not None:
-        _fold_write(conn, entry, spec, entry.payload)
+        _fold_write(conn, entry, spec, entry.payload, reindex)
     elif entry.entity == "encounter":
         _fold_encounter(conn, entry, entry.payload)
     elif entry.entity == "device" and entry.op == "revoke":
@@ -54,7 +68,7 @@ def _writes(conn, entity: str, entity_id: str) -> list[tuple[str, str, dict[str,
     return writes
 
 
-def _fold_write(conn, entry: Entry, spec: MutableEntity, payload: dict[str, Any]) -> None:
+def _fold_write(conn, entry: Entry, spec: MutableEntity, payload: dict[str, Any], reindex: Reindex) -> None:
     fields: dict[str, Any] = payload.get("fields", {})
     base: dict[str, str] = payload.get("base", {})
     writes = _writes(conn, entry.entity, entry.entity_id)
@@ -78,7 +92,8 @@ def _fold_write(conn, entry: Entry, spec: MutableEntity, payload: dict[str, Any]
             (conflict_id, entry.version, entry.author, payload.get("reason", "")),
         )
     if spec is PATIENT and SEARCH_FIELDS.intersection(fields):
-        _index_patient(conn, entry.entity_id, values, fresh=len(writes) == 1)
+        had_none = reindex[entry.entity_id][1] if entry.entity_id in reindex else len(writes) == 1
+        reindex[entry.entity_id] = values, had_none
 
 
 def _record_conflict(conn, entry: Entry, spec: MutableEntity, name: str, base: str, writes) -> None:
@@ -99,12 +114,17 @@ def conflict_key(entity_id: str, field: str, base: str) -> str:
     return hashlib.sha256(f"{entity_id}\n{field}\n{base}".encode()).hexdigest()[:32]
 
 
-def _index_patient(conn, patient_id: str, values: dict[str, Any], *, fresh: bool) -> None:
-    if not fresh:
-        conn.execute("DELETE FROM search_keys WHERE patient_id = ?", (patient_id,))
-    names = [values.get(n) or "" for n in ("given_name", "other_names", "family_name")]
-    keys = index_keys(names, (values.get("identifiers") or {}).values(), [values.get("phone") or ""])
-    conn.executemany("INSERT OR IGNORE INTO search_keys VALUES (?, ?)", ((k, patient_id) for k in keys))
+def _index_patients(conn, reindex: Reindex) -> None:
+    conn.executemany("DELETE FROM search_keys WHERE patient_id = ?",
+                     [(patient_id,) for patient_id, (_, had_none) in reindex.items() if not had_none])
+    rows = []
+    for patient_id, (values, _) in reindex.items():
+        names = [values.get(n) or "" for n in ("given_name", "other_names", "family_name")]
+        keys = index_keys(names, (values.get("identifiers") or {}).values(), [values.get("phone") or ""])
+        rows += [(key, patient_id) for key in keys]
+    # In key order: the index's pages are then visited once each, left to right, not at random.
+    rows.sort()
+    conn.executemany("INSERT OR IGNORE INTO search_keys VALUES (?, ?)", rows)
 
 
 def _fold_encounter(conn, entry: Entry, payload: dict[str, Any]) -> None:
@@ -157,10 +177,11 @@ def rebuild(conn) -> int:
     try:
         for table in FOLDED:
             conn.execute(f"DELETE FROM {table}")
+        entries = conn.execute("SELECT * FROM journal ORDER BY origin, seq")
         count = 0
-        for row in conn.execute("SELECT * FROM journal ORDER BY origin, seq"):
-            apply(conn, Entry(*row))
-            count += 1
+        while chunk := [Entry(*row) for row in entries.fetchmany(REBUILD_CHUNK)]:
+            apply(conn, chunk)
+            count += len(chunk)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
