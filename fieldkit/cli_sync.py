@@ -18,9 +18,7 @@ import click
 from fieldkit.cli import Context, emit, json_option
 from fieldkit.errors import FieldkitError
 
-from fieldkit.sync import DEFAULT_PORT as SYNC_PORT
-
-ENROL_PORT = SYNC_PORT + 1
+from fieldkit.sync import DEFAULT_PORT as SYNC_PORT, ENROL_PORT
 LOOK_FOR = 3.0  # seconds `sync now` listens for peers before syncing with those it found
 
 
@@ -84,7 +82,7 @@ def network_enrol(context: Context, port: int, minutes: int) -> None:
     """Show a one-time code and wait for one new laptop to join with it."""
     from fieldkit.sync import membership
     from fieldkit.sync.discovery import lan_addresses
-    from fieldkit.sync.enrolment import Offer, new_code
+    from fieldkit.sync.enrolment import Offer, join_link, new_code
 
     clinic = _supervisor(context)
     with clinic.store:
@@ -95,9 +93,12 @@ def network_enrol(context: Context, port: int, minutes: int) -> None:
 
         async def run() -> str:
             await offer.serve("0.0.0.0", port)
-            addresses = ", ".join(f"{a}:{offer.port}" for a in lan_addresses()) or f"this laptop's address:{offer.port}"
+            here = lan_addresses()
+            addresses = ", ".join(f"{a}:{offer.port}" for a in here) or f"this laptop's address:{offer.port}"
             click.echo(f"code {offer.code}  (valid {minutes} min)\non the new laptop: fieldkit network join "
                        f"{offer.code} ADDRESS   where ADDRESS is one of {addresses}")
+            if here:
+                click.echo(f"or, in one go: fieldkit network join '{join_link(offer.code, [(a, offer.port) for a in here])}'")
             try:
                 return await offer.wait()
             finally:
@@ -109,19 +110,27 @@ def network_enrol(context: Context, port: int, minutes: int) -> None:
 
 @network.command("join")
 @click.argument("code")
-@click.argument("address")
+@click.argument("address", required=False)
 @click.pass_obj
-def network_join(context: Context, code: str, address: str) -> None:
-    """Join the network of the supervisor's laptop at ADDRESS with the code it shows."""
-    from fieldkit.sync import membership
-    from fieldkit.sync.enrolment import join
+def network_join(context: Context, code: str, address: str | None) -> None:
+    """Join the network of the supervisor's laptop at ADDRESS with the code it shows.
 
-    host, port = _address(address, ENROL_PORT)
+    Or give only the join link its QR code holds (fieldkit:join?code=…&at=…), as a scanner types it.
+    """
+    from fieldkit.sync import membership
+    from fieldkit.sync.enrolment import LINK, join_any, read_link
+
+    if address is None:
+        if not code.startswith(LINK):
+            raise click.UsageError("give the code and the supervisor's ADDRESS, or the join link")
+        code, addresses = read_link(code)
+    else:
+        addresses = [_address(address, ENROL_PORT)]
     clinic = context.clinic()
     with clinic.store:
         if membership.member(clinic.store):
             raise click.ClickException("this laptop is already in a network")
-        network, certificate = asyncio.run(join(code, host, port, device_key=membership.device_key(clinic.store)))
+        network, certificate = asyncio.run(join_any(code, addresses, device_key=membership.device_key(clinic.store)))
         member = membership.join(clinic.store, network, certificate)
     click.echo(f"joined network {member.network.name} ({member.network.id})")
 

@@ -83,3 +83,29 @@ def _env(home):
     import os
 
     return {**os.environ, "FIELDKIT_HOME": str(home), "FIELDKIT_PASSPHRASE": PASSPHRASE}
+
+
+def test_joining_with_the_link_a_qr_scanner_types(tmp_path):
+    base, field = tmp_path / "base", tmp_path / "field"
+    init(base, "amina")
+    field_device = init(field, "binh")
+    assert run(base, "network", "create", "Soc Trang mobile clinics").returncode == 0
+    offer = subprocess.Popen([sys.executable, "-m", "fieldkit", "network", "enrol", "--port", "0"],
+                             env=_env(base), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    shown = offer.stdout.readline() + offer.stdout.readline()
+    code = re.search(r"code (\d{3}-\d{3})", shown).group(1)
+    port = re.search(r":(\d+)\b", shown.splitlines()[1]).group(1)
+
+    for broken in ("fieldkit:join?code=12&at=127.0.0.1:1", "fieldkit:join?code=123456"):
+        refused = run(field, "network", "join", broken)
+        assert refused.returncode == 1 and "not a join link" in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1
+    nowhere = run(field, "network", "join", f"fieldkit:join?code={code.replace('-', '')}&at=127.0.0.1:9")
+    assert nowhere.returncode == 1 and "no enrolment offer answers at 127.0.0.1:9" in nowhere.stderr
+
+    # The first address (another interface of the supervisor's laptop) does not answer; the second does.
+    link = f"fieldkit:join?code={code.replace('-', '')}&at=127.0.0.1:9,127.0.0.1:{port}"
+    joined = run(field, "network", "join", link)
+    assert joined.returncode == 0, joined.stderr
+    assert "joined network Soc Trang mobile clinics" in joined.stdout
+    assert offer.wait(timeout=30) == 0 and field_device in offer.stdout.read()

@@ -16,6 +16,7 @@ from fieldkit.records.services import Clinic, registration
 from fieldkit.store.keystore import Keystore
 from fieldkit.store.session import add_user, unlock
 from fieldkit.tui.app import FieldkitApp
+from fieldkit.tui.enrol import EnrolScreen
 from fieldkit.tui.merge import MergeScreen
 from fieldkit.tui.summary import SummaryScreen, bar_chart
 from fieldkit.tui.users import UsersScreen
@@ -223,7 +224,7 @@ async def test_a_clerk_gets_none_of_the_supervisor_screens(home, clerk, flagged_
         await pilot.press("f6")
         await pilot.pause(0.2)
         assert screen(app) == "HomeScreen"
-        for opened in (SummaryScreen, MergeScreen, UsersScreen):
+        for opened in (SummaryScreen, MergeScreen, UsersScreen, EnrolScreen):
             await app.push_screen(opened())
             await pilot.pause(0.2)
             await until(pilot, lambda: screen(app) == "HomeScreen")

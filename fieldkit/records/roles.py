@@ -16,6 +16,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "resolve conflict": frozenset({"supervisor"}),
     "manage users": frozenset({"supervisor"}),
     "see the day summary": frozenset({"supervisor"}),
+    "enrol laptops": frozenset({"supervisor"}),
 }
 
 

@@ -2,3 +2,4 @@
 
 # Fixed, so an address can be read out and typed where mDNS is blocked; enrolment listens on the next.
 DEFAULT_PORT = 7300
+ENROL_PORT = DEFAULT_PORT + 1

@@ -50,12 +50,18 @@ _TO_SUPERVISOR, _TO_LAPTOP = _VERSION + b" laptop to supervisor", _VERSION + b" 
 # Laptops set to Arabic or Persian type these digits; the code on screen is ASCII.
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "0123456789" * 2)
 _SEPARATORS = re.compile(r"[\s\-\u2010-\u2015]")
+LINK = "fieldkit:join"
+_LINK = re.compile(r"fieldkit:join\?code=(?P<code>[0-9]{6})&at=(?P<at>[0-9A-Za-z.\-]+:[0-9]{1,5}(,[0-9A-Za-z.\-]+:[0-9]{1,5})*)")
 
 log = logging.getLogger(__name__)
 
 
 class EnrolmentRefused(FieldkitError):
     pass
+
+
+class Unanswered(EnrolmentRefused):
+    """Nothing listens at that address: the offer ended, or the address is not the supervisor's."""
 
 
 def new_code() -> str:
@@ -68,6 +74,23 @@ def _password(code: str) -> bytes:
     if not re.fullmatch(r"[0-9]{6}", digits):
         raise EnrolmentRefused("an enrolment code is 6 digits, such as 482-913")
     return digits.encode()
+
+
+def join_link(code: str, addresses: list[tuple[str, int]]) -> str:
+    """What the supervisor's QR code holds: the code and where to send it, as one line of text.
+
+    A QR scanner on the new laptop types it like a keyboard into `fieldkit network join`.
+    """
+    return f"{LINK}?code={_password(code).decode()}&at=" + ",".join(f"{host}:{port}" for host, port in addresses)
+
+
+def read_link(text: str) -> tuple[str, list[tuple[str, int]]]:
+    """The code and the addresses in a join link; EnrolmentRefused if it is not one."""
+    match = _LINK.fullmatch(text.strip())
+    if not match:
+        raise EnrolmentRefused(f"not a join link (expected {LINK}?code=123456&at=ADDRESS:PORT)")
+    addresses = [(host, int(port)) for host, port in (a.rsplit(":", 1) for a in match["at"].split(","))]
+    return match["code"], addresses
 
 
 def _spake(side: type, password: bytes, network_id: str) -> SPAKE2_A | SPAKE2_B:
@@ -207,7 +230,7 @@ async def join(code: str, host: str, port: int, *, device_key: bytes,
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
     except OSError:
-        raise EnrolmentRefused(f"no enrolment offer answers at {host}:{port}") from None
+        raise Unanswered(f"no enrolment offer answers at {host}:{port}") from None
     try:
         return await _join(reader, writer, password, device_key, timeout)
     except TimeoutError:
@@ -218,6 +241,18 @@ async def join(code: str, host: str, port: int, *, device_key: bytes,
         raise EnrolmentRefused("the supervisor's laptop sent a garbled reply") from None
     finally:
         writer.close()
+
+
+async def join_any(code: str, addresses: list[tuple[str, int]], *, device_key: bytes,
+                   timeout: float = 30.0) -> tuple[Network, bytes]:
+    """`join` at the first of a supervisor's addresses that answers (a laptop on Wi-Fi and cable has two)."""
+    unanswered = []
+    for host, port in addresses:
+        try:
+            return await join(code, host, port, device_key=device_key, timeout=timeout)
+        except Unanswered:
+            unanswered.append(f"{host}:{port}")
+    raise Unanswered(f"no enrolment offer answers at {', '.join(unanswered)}")
 
 
 async def _join(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, password: bytes,

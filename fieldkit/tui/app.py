@@ -22,6 +22,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from fieldkit.i18n import N_, _, set_language
+from fieldkit.records.roles import allowed
 from fieldkit.store.home import Home
 from fieldkit.store.keystore import Keystore
 from fieldkit.tui import rtl
@@ -181,9 +182,19 @@ class FieldkitApp(App):
     def action_sync(self) -> None:
         self.push_screen(SyncScreen())
 
+    def action_enrol(self) -> None:
+        from fieldkit.tui.enrol import EnrolScreen  # zeroconf and SPAKE2 load only when enrolling
+
+        if self.desk is not None and EnrolScreen.allows(self.desk.user.role):
+            self.push_screen(EnrolScreen())
+        else:
+            self.notify(_(EnrolScreen.REFUSAL), severity="warning")
+
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         # Keys of screens a role may not use leave the footer (80 columns is full); the palette
         # still offers them and says who may use them.
+        if action == "enrol":
+            return self.desk is not None and allowed(self.desk.user.role, "enrol laptops")
         screen = ROLE_SCREENS.get(action)
         return screen is None or (self.desk is not None and screen.allows(self.desk.user.role))
 
@@ -222,6 +233,8 @@ class FieldkitApp(App):
                             self.action_merge_patients)
         yield SystemCommand(_("Users and roles"), _("Add users, change roles (F10)"), self.action_users)
         yield SystemCommand(_("Sync"), _("Peers, progress and history (F9)"), self.action_sync)
+        yield SystemCommand(_("Enrol a laptop"), _("A one-time code and QR code for a new laptop (F9, E)"),
+                            self.action_enrol)
         yield SystemCommand(_("Settings"), _("Language, right-to-left display, PIN (F11)"), self.action_settings)
         yield SystemCommand(_("Lock"), _("Lock the screen now (F12)"), self.action_lock)
 

@@ -123,7 +123,10 @@ class StatusBar(Static):
 class SyncScreen(Translated, Screen):
     """Peers, progress and history; the mesh sync fills it through SyncState alone."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", N_("Back"), id="back")]
+    BINDINGS = [
+        Binding("e", "app.enrol", N_("Enrol a laptop"), id="enrol"),
+        Binding("escape", "app.pop_screen", N_("Back"), id="back"),
+    ]
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
