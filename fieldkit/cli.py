@@ -435,10 +435,12 @@ def audit_verify(context: Context, as_json: bool) -> None:
         sys.exit(1)
 
 
-from fieldkit.cli_sync import network, sync  # noqa: E402 - they build on Context, defined above
+from fieldkit.cli_hub import hub  # noqa: E402 - they build on Context, defined above
+from fieldkit.cli_sync import network, sync  # noqa: E402
 
 cli.add_command(network)
 cli.add_command(sync)
+cli.add_command(hub)
 
 
 def main() -> None:

@@ -19,8 +19,9 @@ from fieldkit.store.journal import GENESIS, canonical, parse, version, Checkpoin
 from fieldkit.store.writer import Writer
 
 T = TypeVar("T")
-# An origin signs its chain at least this often, so a batch can always end on a signed entry.
-CHECKPOINT_EVERY = 500
+# An origin signs its chain at least this often, so a batch can always end on a signed entry:
+# often enough for the small batches of a satellite link to the hub (64 bytes per 50 entries).
+CHECKPOINT_EVERY = 50
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,18 @@ def decode(flag: int, body: bytes) -> dict[str, Any]:
     return message
 
 
+def unframe(frame: bytes) -> dict[str, Any]:
+    """One whole frame received as a unit (an HTTP body to or from the hub) as its message."""
+    if len(frame) < _HEADER.size:
+        raise ProtocolError("malformed message: shorter than a frame header")
+    size, flag = _HEADER.unpack_from(frame)
+    if size > MAX_FRAME:
+        raise ProtocolError(f"message of {size} bytes is over the {MAX_FRAME} byte limit")
+    if size != len(frame) - _HEADER.size:
+        raise ProtocolError("malformed message: the frame's length does not match its body")
+    return decode(flag, frame[_HEADER.size:])
+
+
 class Channel:
     """Framed messages over an asyncio stream pair, counting bytes, with a timeout per read."""
 

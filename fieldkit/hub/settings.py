@@ -1,0 +1,52 @@
+"""The hub's settings: defaults that work on a fresh machine, then `hub.toml` in the data
+directory, then `FIELDKIT_HUB_<NAME>` environment variables (a container sets those)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from fieldkit.errors import FieldkitError
+
+DEFAULT_PORT = 7400
+
+
+class HubSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data: Path  # the hub's identity (key, certificates) and, by default, its SQLite file
+    host: str = "0.0.0.0"
+    port: int = Field(DEFAULT_PORT, ge=0, le=65535)
+    database: str = ""  # sqlite:///PATH or postgresql://…; empty: sqlite in `data`
+    request_seconds: float = Field(60.0, gt=0)  # the longest one request may take
+    max_ingest: int = Field(8, ge=1)  # uploads verified and stored at once; the rest wait…
+    queue_seconds: float = Field(2.0, gt=0)  # …this long, then get 503 and a Retry-After
+    retry_after: int = Field(3, ge=1)
+    pull_limit: int = Field(2000, ge=1)  # entries per pulled batch
+
+    @property
+    def database_url(self) -> str:
+        return self.database or f"sqlite:///{self.data / 'hub.db'}"
+
+    @classmethod
+    def load(cls, data: Path, environ: dict[str, str] | None = None, **given) -> "HubSettings":
+        environ = os.environ if environ is None else environ
+        values: dict = {}
+        path = data / "hub.toml"
+        if path.exists():
+            try:
+                values.update(tomllib.loads(path.read_text()))
+            except tomllib.TOMLDecodeError as exc:
+                raise FieldkitError(f"{path}: {exc}") from None
+        for name in cls.model_fields:
+            if f"FIELDKIT_HUB_{name.upper()}" in environ:
+                values[name] = environ[f"FIELDKIT_HUB_{name.upper()}"]
+        values.update({k: v for k, v in given.items() if v is not None})
+        try:
+            return cls(data=data, **values)
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            raise FieldkitError(f"hub setting {'.'.join(map(str, problem['loc']))}: {problem['msg']}") from None

@@ -1,0 +1,299 @@
+"""What the hub keeps: the journal entries laptops upload, with what proves them, and who called.
+
+Two backends behind one class: SQLite (one file, one writer; what a pilot hub needs) and
+PostgreSQL (`postgresql://…`), which several hub processes may share. Either way an upload is
+checked against the chains already held and stored in one transaction, so it lands whole or not at
+all, and re-sending it stores nothing twice. On PostgreSQL, processes that receive entries of the
+same origin at once take turns on an advisory lock per origin: the second sees the first's
+entries as held, never as a gap or a duplicate.
+
+The hub stores entries verbatim and folds nothing: it is a relay that never forgets.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
+
+from fieldkit.errors import ChainError, FieldkitError
+from fieldkit.store.db import Outgoing
+from fieldkit.store.journal import COLUMNS, Checkpoint, Entry, canonical, parse, plan_chain, version
+
+# One script per schema version, for both backends: the types here mean the same in each.
+MIGRATIONS = [
+    """
+CREATE TABLE hub_journal (
+    origin TEXT NOT NULL, seq BIGINT NOT NULL, hlc BIGINT NOT NULL, entity TEXT NOT NULL,
+    entity_id TEXT NOT NULL, op TEXT NOT NULL, author TEXT NOT NULL, schema INTEGER NOT NULL,
+    prev TEXT NOT NULL, hash TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (origin, seq)
+);
+-- Verifying a batch reads the role history of its authors.
+CREATE INDEX hub_journal_users ON hub_journal (entity_id) WHERE entity = 'user';
+CREATE INDEX hub_journal_revocations ON hub_journal (entity_id) WHERE entity = 'device';
+-- Each origin's highest contiguous entry: the hub's version vector, read on every request.
+CREATE TABLE hub_heads (origin TEXT PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL);
+CREATE TABLE hub_checkpoints (
+    origin TEXT NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL, signature TEXT NOT NULL,
+    PRIMARY KEY (origin, seq)
+);
+CREATE TABLE hub_certificates (device TEXT PRIMARY KEY, certificate TEXT NOT NULL);
+-- The device registry: every laptop that called, when, from where, and what it held then.
+CREATE TABLE hub_devices (
+    device TEXT PRIMARY KEY, address TEXT NOT NULL, last_contact TEXT NOT NULL, vector TEXT NOT NULL,
+    uploaded BIGINT NOT NULL DEFAULT 0
+);
+""",
+]
+
+
+@dataclass
+class Ingested:
+    applied: int
+    already_held: int
+    vector: dict[str, int]  # the hub's vector after the commit: the acknowledgement
+
+
+class HubStorage:
+    """The hub's tables on SQLite or PostgreSQL; every method is blocking (call it in a thread)."""
+
+    kind: str
+
+    @staticmethod
+    def open(url: str) -> "HubStorage":
+        if url.startswith(("postgresql://", "postgres://")):
+            return PostgresStorage(url)
+        if url.startswith("sqlite:///"):
+            return SqliteStorage(Path(url.removeprefix("sqlite:///")))
+        raise FieldkitError(f"unknown database {url!r}: give sqlite:///PATH or postgresql://…")
+
+    # -- backend specifics ---------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        raise NotImplementedError
+
+    def _lock_origins(self, cur, origins: list[str]) -> None:
+        """Hold, until the transaction ends, the right to extend these origins' chains."""
+
+    def _insert_entries(self, cur, entries: list[Entry]) -> None:
+        cur.executemany(self._sql(f"INSERT INTO hub_journal VALUES ({', '.join('?' * len(COLUMNS))})"),
+                        [e.row() for e in entries])
+
+    def _sql(self, sql: str) -> str:
+        return sql
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def vector(self) -> dict[str, int]:
+        with self._transaction() as cur:
+            return {origin: seq for origin, seq in cur.execute("SELECT origin, seq FROM hub_heads")}
+
+    def certificates(self) -> dict[str, bytes]:
+        with self._transaction() as cur:
+            return {device: pem.encode() for device, pem in cur.execute("SELECT device, certificate FROM hub_certificates")}
+
+    def role_history(self, authors: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+        """(version, role) of every role each author was given, oldest first (as `Store.role_history`)."""
+        history: dict[str, list[tuple[str, str]]] = {}
+        with self._transaction() as cur:
+            for author in authors:
+                rows = cur.execute(self._sql("SELECT hlc, origin, data FROM hub_journal WHERE entity_id = ? "
+                                             "AND entity = 'user'"), (author,)).fetchall()
+                for hlc, origin, data in sorted(rows):
+                    role = parse(data).get("fields", {}).get("role")
+                    if role:
+                        history.setdefault(author, []).append((version(hlc, origin), role))
+        return history
+
+    def revoked(self) -> set[str]:
+        with self._transaction() as cur:
+            return {row[0] for row in cur.execute("SELECT DISTINCT entity_id FROM hub_journal "
+                                                  "WHERE entity = 'device' AND op = 'revoke'")}
+
+    def count(self) -> int:
+        with self._transaction() as cur:
+            return int(cur.execute("SELECT coalesce(sum(seq), 0) FROM hub_heads").fetchone()[0])  # numeric in PG
+
+    def outgoing(self, vector: Mapping[str, int], limit: int) -> Outgoing:
+        """Entries the holder of `vector` lacks, each origin's run ending on a checkpoint we hold."""
+        batch = Outgoing([], [], {})
+        with self._transaction() as cur:
+            for origin, top in cur.execute("SELECT origin, seq FROM hub_heads ORDER BY origin").fetchall():
+                have = vector.get(origin, 0)
+                room = limit - len(batch.entries)
+                if top <= have or room <= 0:
+                    continue
+                signed = cur.execute(self._sql("SELECT seq, hash, signature FROM hub_checkpoints WHERE origin = ? "
+                                               "AND seq > ? ORDER BY seq"), (origin, have)).fetchall()
+                ends = [row for row in signed if row[0] - have <= room] or signed[:1]
+                if not ends:
+                    continue
+                end, digest, signature = ends[-1]
+                rows = cur.execute(self._sql(f"SELECT {', '.join(COLUMNS)} FROM hub_journal WHERE origin = ? "
+                                             "AND seq > ? AND seq <= ? ORDER BY seq"), (origin, have, end)).fetchall()
+                batch.entries += [Entry(*row) for row in rows]
+                batch.checkpoints.append(Checkpoint(origin, end, digest, bytes.fromhex(signature)))
+                certificate = cur.execute(self._sql("SELECT certificate FROM hub_certificates WHERE device = ?"),
+                                          (origin,)).fetchone()
+                if certificate:
+                    batch.certificates[origin] = certificate[0].encode()
+        return batch
+
+    def devices(self) -> list[dict[str, Any]]:
+        revoked = self.revoked()
+        with self._transaction() as cur:
+            heads = dict(cur.execute("SELECT origin, seq FROM hub_heads").fetchall())
+            rows = cur.execute("SELECT device, address, last_contact, vector, uploaded FROM hub_devices "
+                               "ORDER BY device").fetchall()
+        return [{"device": device, "address": address, "last_contact": last, "vector": parse(vector),
+                 "uploaded": uploaded, "entries_held": heads.get(device, 0), "revoked": device in revoked}
+                for device, address, last, vector, uploaded in rows]
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def ingest(self, entries: list[Entry], checkpoints: list[Checkpoint], certificates: Mapping[str, bytes]) -> Ingested:
+        """Store verified entries the hub lacks, with their proof; all or nothing.
+
+        A gap, a broken link or a second history for one laptop raises ChainError; entries
+        already held are skipped, so a re-sent batch stores nothing and is acknowledged again.
+        """
+        origins = sorted({e.origin for e in entries})
+        with self._transaction() as cur:
+            self._lock_origins(cur, origins)
+            heads = {}
+            for origin in origins:
+                row = cur.execute(self._sql("SELECT seq, hash FROM hub_heads WHERE origin = ?"), (origin,)).fetchone()
+                if row:
+                    heads[origin] = (row[0], row[1])
+            held = [e for e in entries if e.seq <= heads.get(e.origin, (0,))[0]]
+            for entry in held:
+                stored = cur.execute(self._sql("SELECT hash FROM hub_journal WHERE origin = ? AND seq = ?"),
+                                     (entry.origin, entry.seq)).fetchone()
+                if stored[0] != entry.hash:
+                    raise ChainError(f"entry {entry.origin[:8]}#{entry.seq} differs from the one the hub holds: "
+                                     "two histories for one laptop (cloned or restored?)")
+            fresh = plan_chain(entries, heads)
+            if fresh:
+                self._insert_entries(cur, fresh)
+                tops: dict[str, Entry] = {}
+                for entry in fresh:
+                    tops[entry.origin] = entry
+                for origin, top in tops.items():
+                    cur.execute(self._sql("INSERT INTO hub_heads VALUES (?, ?, ?) ON CONFLICT (origin) DO UPDATE "
+                                          "SET seq = excluded.seq, hash = excluded.hash"), (origin, top.seq, top.hash))
+                cur.executemany(self._sql("INSERT INTO hub_checkpoints VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"),
+                                [(c.origin, c.seq, c.hash, c.signature.hex()) for c in checkpoints])
+                cur.executemany(self._sql("INSERT INTO hub_certificates VALUES (?, ?) ON CONFLICT DO NOTHING"),
+                                [(device, pem.decode()) for device, pem in certificates.items()])
+            vector = {origin: seq for origin, seq in cur.execute("SELECT origin, seq FROM hub_heads")}
+        return Ingested(len(fresh), len(held), vector)
+
+    def record_contact(self, device: str, address: str, vector: Mapping[str, int], uploaded: int = 0) -> None:
+        with self._transaction() as cur:
+            cur.execute(self._sql(
+                "INSERT INTO hub_devices VALUES (?, ?, ?, ?, ?) ON CONFLICT (device) DO UPDATE SET "
+                "address = excluded.address, last_contact = excluded.last_contact, vector = excluded.vector, "
+                "uploaded = hub_devices.uploaded + excluded.uploaded"),
+                (device, address, datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                 canonical(dict(vector)), uploaded))
+
+
+class SqliteStorage(HubStorage):
+    kind = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        # One connection, one writer: SQLite serialises writers anyway, and a lock makes that
+        # explicit across the threads aiohttp's handlers hand their work to.
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute("PRAGMA synchronous = FULL")
+        self._lock = threading.Lock()
+        with self._transaction() as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS hub_schema (version INTEGER NOT NULL)")
+            done = conn.execute("SELECT max(version) FROM hub_schema").fetchone()[0] or 0
+            for number, script in enumerate(MIGRATIONS[done:], start=done + 1):
+                for statement in filter(str.strip, script.split(";")):
+                    conn.execute(statement)
+                conn.execute("INSERT INTO hub_schema VALUES (?)", (number,))
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class PostgresStorage(HubStorage):
+    kind = "postgresql"
+
+    def __init__(self, url: str, *, size: int = 8) -> None:
+        from psycopg_pool import ConnectionPool
+
+        self.url = url
+        self._pool = ConnectionPool(url, min_size=1, max_size=size, open=True,
+                                    kwargs={"autocommit": False}, name="fieldkit-hub")
+        with self._pool.connection() as conn:
+            # Two hub processes starting at once must not both create the tables.
+            conn.execute("SELECT pg_advisory_xact_lock(7300)")
+            self._migrate_on(conn)
+
+    def _migrate_on(self, conn) -> None:
+        conn.execute("CREATE TABLE IF NOT EXISTS hub_schema (version INTEGER NOT NULL)")
+        done = conn.execute("SELECT max(version) FROM hub_schema").fetchone()[0] or 0
+        for number, script in enumerate(MIGRATIONS[done:], start=done + 1):
+            conn.execute(script)
+            conn.execute("INSERT INTO hub_schema VALUES (%s)", (number,))
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        with self._pool.connection() as conn:  # commits on success, rolls back on an exception
+            with conn.cursor() as cur:
+                yield _Cursor(cur)
+
+    def _lock_origins(self, cur, origins: list[str]) -> None:
+        for origin in origins:  # in one order everywhere, so two uploads cannot deadlock
+            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 7300))", (origin,))
+
+    def _insert_entries(self, cur, entries: list[Entry]) -> None:
+        # COPY: one round trip for the whole batch, several times faster than batched INSERTs.
+        with cur.raw.copy(f"COPY hub_journal ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            for entry in entries:
+                copy.write_row(entry.row())
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+class _Cursor:
+    """A psycopg cursor that answers `execute(...).fetchall()` the way sqlite3's connection does."""
+
+    def __init__(self, cursor) -> None:
+        self.raw = cursor
+
+    def execute(self, sql: str, params: Any = None) -> Any:
+        return self.raw.execute(sql, params)
+
+    def executemany(self, sql: str, rows: list) -> None:
+        if rows:
+            self.raw.executemany(sql, rows)

@@ -1,0 +1,63 @@
+"""A hub on loopback for tests: enrolled in a test network, on SQLite or a fresh PostgreSQL schema."""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import AsyncIterator, Iterator
+
+import psycopg
+import pytest
+
+from fieldkit.hub import identity
+from fieldkit.hub.app import Hub
+from fieldkit.hub.settings import HubSettings
+from fieldkit.hub.storage import HubStorage
+from fieldkit.sync import certs
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def enrol_hub(data: Path, founder) -> None:
+    """What `fieldkit hub init` and `fieldkit hub join` leave in the hub's data directory."""
+    identity.init(data)
+    network = founder.member.network
+    identity.join(data, network, certs.enrol(founder.member.network_key, network, identity.public(data)))
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A database URL whose tables live in a schema of their own, dropped afterwards."""
+    schema = f"hub_{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(POSTGRES, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not running on 127.0.0.1:5432 ({exc}); .ci/run starts it")
+    try:
+        yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(POSTGRES, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@contextmanager
+def database(kind: str, data: Path) -> Iterator[str]:
+    if kind == "postgresql":
+        with postgres_schema() as url:
+            yield url
+    else:
+        yield f"sqlite:///{data / 'hub.db'}"
+
+
+@asynccontextmanager
+async def running_hub(data: Path, url: str, **settings) -> AsyncIterator[Hub]:
+    storage = HubStorage.open(url)
+    hub_settings = HubSettings.load(data, environ={}, host="127.0.0.1", port=0, database=url, **settings)
+    try:
+        async with Hub(hub_settings, storage, identity.load(data)) as hub:
+            hub.url = f"https://127.0.0.1:{hub.port}"
+            yield hub
+    finally:
+        storage.close()
