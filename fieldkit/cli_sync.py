@@ -263,7 +263,7 @@ def _chosen(sightings, peer: str | None):
 def sync_status(context: Context, as_json: bool) -> None:
     """Peers this laptop has synced with, when, and how many entries each side lacked since."""
     from fieldkit.sync import membership
-    from fieldkit.sync.session import lacking
+    from fieldkit.sync.hub_vector import lacking
 
     clinic = context.clinic()
     with clinic.store:

@@ -21,7 +21,8 @@ from fieldkit.sync.discovery import Discovery, Sighting
 from fieldkit.sync.membership import Membership
 from fieldkit.sync.messages import PROTOCOL
 from fieldkit.sync.peer import Server, sync_with
-from fieldkit.sync.session import Report, lacking
+from fieldkit.sync.hub_vector import lacking
+from fieldkit.sync.session import Report
 
 RETRY_AFTER = 10.0  # seconds before calling again a peer whose last session failed
 

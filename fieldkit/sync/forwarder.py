@@ -14,7 +14,6 @@ import asyncio
 import random
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 import aiohttp
@@ -22,10 +21,10 @@ import aiohttp
 from fieldkit.errors import FieldkitError
 from fieldkit.store.db import Store
 from fieldkit.store.hlc import wall_ms
-from fieldkit.store.journal import SCHEMA_VERSION, canonical, parse
+from fieldkit.store.journal import SCHEMA_VERSION
 from fieldkit.sync import messages
+from fieldkit.sync.hub_vector import lacking, remember
 from fieldkit.sync.membership import Membership
-from fieldkit.sync.session import lacking
 from fieldkit.sync.verify import Verifier
 from fieldkit.sync.wire import ProtocolError, encode, unframe
 
@@ -52,11 +51,6 @@ class PushReport:
     batch_sizes: list[int] = field(default_factory=list)
     hub_vector: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
-
-
-def pending(store: Store) -> int:
-    """Entries this laptop holds that the hub has not acknowledged (all of them, before a first push)."""
-    return lacking(parse(store.get_meta("hub_vector", "{}")), store.version_vector())
 
 
 def next_size(size: int, seconds: float) -> int:
@@ -184,6 +178,4 @@ async def _pull(store: Store, member: Membership, hub: HubClient) -> tuple[int, 
 
 
 async def _acknowledged(store: Store, vector: Mapping[str, int]) -> None:
-    await asyncio.to_thread(store.set_meta, {
-        "hub_vector": canonical(dict(vector)),
-        "hub_last_success": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")})
+    await asyncio.to_thread(remember, store, vector)

@@ -22,6 +22,7 @@ from fieldkit.store.db import Store
 from fieldkit.store.hlc import MAX_DRIFT_MS, wall_ms
 from fieldkit.store.journal import SCHEMA_VERSION
 from fieldkit.sync import messages
+from fieldkit.sync.hub_vector import lacking
 from fieldkit.sync.membership import Membership
 from fieldkit.sync.verify import Refused, Verifier
 from fieldkit.sync.wire import Channel, ConnectionClosed, ProtocolError
@@ -57,11 +58,6 @@ class Report:
     @property
     def clock_suspect(self) -> bool:
         return abs(self.clock_offset_ms) > MAX_DRIFT_MS or bool(self.suspect_clock)
-
-
-def lacking(holder: dict[str, int], other: dict[str, int]) -> int:
-    """How many entries `holder` lacks of what `other` holds."""
-    return sum(max(0, top - holder.get(origin, 0)) for origin, top in other.items())
 
 
 async def exchange(channel: Channel, store: Store, member: Membership, peer: str, *,

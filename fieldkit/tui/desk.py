@@ -24,7 +24,7 @@ from fieldkit.store import drafts, session
 from fieldkit.store.home import Home
 from fieldkit.store.keystore import Keystore, User
 from fieldkit.store.session import create_clinic, unlock
-from fieldkit.sync import DEFAULT_PORT, membership
+from fieldkit.sync import DEFAULT_PORT, hub_vector, membership
 from fieldkit.sync.identity import new_device_key
 
 if TYPE_CHECKING:
@@ -154,8 +154,7 @@ class Desk:
 
     async def pending_for_hub(self) -> int:
         """Entries this laptop holds that no hub has acknowledged (no hub yet: all of them)."""
-        return await off_loop(self.clinic.store.read,
-                              lambda conn: conn.execute("SELECT count(*) FROM journal").fetchone()[0])
+        return await off_loop(hub_vector.pending, self.clinic.store)
 
     # -- the supervisor's screens ----------------------------------------------------------------
 

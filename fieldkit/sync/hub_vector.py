@@ -1,0 +1,28 @@
+"""What the hub has acknowledged, as this laptop remembers it: the hub's vector from its last ack.
+
+Kept apart from the forwarder so the clinic screen counts "pending for hub" without loading
+the HTTP client.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Mapping
+
+from fieldkit.store.db import Store
+from fieldkit.store.journal import canonical, parse
+
+
+def lacking(holder: Mapping[str, int], other: Mapping[str, int]) -> int:
+    """How many entries `holder` lacks of what `other` holds."""
+    return sum(max(0, top - holder.get(origin, 0)) for origin, top in other.items())
+
+
+def pending(store: Store) -> int:
+    """Entries this laptop holds that the hub has not acknowledged (all of them, before a first push)."""
+    return lacking(parse(store.get_meta("hub_vector", "{}")), store.version_vector())
+
+
+def remember(store: Store, vector: Mapping[str, int]) -> None:
+    store.set_meta({"hub_vector": canonical(dict(vector)),
+                    "hub_last_success": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")})
