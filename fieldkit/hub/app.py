@@ -62,10 +62,9 @@ async def guarded(request: web.Request, handler: Callable[[web.Request], Awaitab
     except TimeoutError:
         response = refusal(503, f"the hub took longer than {settings.request_seconds:.0f} s: send again",
                            **{"Retry-After": "5"})
-    except web.HTTPException as exc:
-        if exc.status == 413:
-            exc = refusal(413, f"request body over the {MAX_FRAME} byte limit")
-        response = exc
+    except web.HTTPException as exc:  # answered here, so that it is logged like any other
+        response = (refusal(413, f"request body over the {MAX_FRAME} byte limit") if exc.status == 413
+                    else web.Response(status=exc.status, text=exc.text))
     log.info(json.dumps({"method": request.method, "path": request.path, "status": response.status,
                          "ms": round((time.perf_counter() - started) * 1e3, 1), "device": request.get(DEVICE, ""),
                          "entries": request.get(ENTRIES, 0), "peer": request.remote or ""}))
