@@ -16,9 +16,9 @@ from fieldkit.hub.storage import HubStorage
 from fieldkit.store.journal import parse
 
 from fieldkit.sync import membership, messages
-from fieldkit.sync.forwarder import FRAME, HubClient, HubRefused, HubUnreachable, push
+from fieldkit.sync.forwarder import HubClient, HubRefused, HubUnreachable, push
 from fieldkit.sync.hub_vector import pending
-from fieldkit.sync.wire import MAX_FRAME, encode, unframe
+from fieldkit.sync.wire import FRAME, MAX_FRAME, encode, unframe
 from hub_support import database, enrol_hub, postgres_schema, running_hub
 from sync_support import journal, network, sync
 

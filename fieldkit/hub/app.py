@@ -30,9 +30,8 @@ from fieldkit.store.hlc import wall_ms
 from fieldkit.sync import certs, messages
 from fieldkit.sync.membership import Membership
 from fieldkit.sync.verify import Refused, Verified, Verifier
-from fieldkit.sync.wire import MAX_FRAME, ProtocolError, encode, unframe
+from fieldkit.sync.wire import FRAME, MAX_FRAME, ProtocolError, encode, unframe
 
-FRAME = "application/vnd.fieldkit.frame"
 log = logging.getLogger("fieldkit.hub")
 
 STORAGE = web.AppKey("storage", HubStorage)
@@ -62,6 +61,12 @@ async def guarded(request: web.Request, handler: Callable[[web.Request], Awaitab
     except TimeoutError:
         response = refusal(503, f"the hub took longer than {settings.request_seconds:.0f} s: send again",
                            **{"Retry-After": "5"})
+    except ProtocolError as exc:
+        response = refusal(400, str(exc))
+    except Refused as exc:
+        response = refusal(403, str(exc))
+    except ChainError as exc:  # a gap or a second history: the laptop resumes from the hub's vector
+        response = refusal(409, str(exc))
     except web.HTTPException as exc:  # answered here, so that it is logged like any other
         response = (refusal(413, f"request body over the {MAX_FRAME} byte limit") if exc.status == 413
                     else web.Response(status=exc.status, text=exc.text))
@@ -84,35 +89,27 @@ def caller(request: web.Request) -> str:
     return device
 
 
-async def message(request: web.Request, kind: type) -> Any:
+async def message(request: web.Request, kind: type, device: str) -> Any:
+    """The request's message, of `kind`, from a laptop that is not revoked."""
     if request.content_type != FRAME:
         raise ProtocolError(f"send {FRAME}, not {request.content_type}")
     parsed = messages.parse(unframe(await request.read()))
     if not isinstance(parsed, kind):
         raise ProtocolError(f"expected {kind.__name__.lower()}, got {parsed.kind}")
-    return parsed
-
-
-async def _unless_revoked(request: web.Request, device: str) -> None:
     if device in await asyncio.to_thread(request.app[STORAGE].revoked):
         raise Refused("this laptop was revoked from the network")
+    return parsed
 
 
 async def hello(request: web.Request) -> web.StreamResponse:
     device = caller(request)
     storage, identity = request.app[STORAGE], request.app[IDENTITY]
-    try:
-        theirs = await message(request, messages.Hello)
-        if theirs.protocol != messages.PROTOCOL:
-            return refusal(400, f"this hub speaks sync protocol {messages.PROTOCOL}, the laptop {theirs.protocol}: "
-                                "update fieldkit on the older one")
-        if theirs.network != identity.network.id or theirs.device != device:
-            raise Refused("the hello names another laptop or network than its certificate")
-        await _unless_revoked(request, device)
-    except ProtocolError as exc:
-        return refusal(400, str(exc))
-    except Refused as exc:
-        return refusal(403, str(exc))
+    theirs = await message(request, messages.Hello, device)
+    if theirs.protocol != messages.PROTOCOL:
+        return refusal(400, f"this hub speaks sync protocol {messages.PROTOCOL}, the laptop {theirs.protocol}: "
+                            "update fieldkit on the older one")
+    if theirs.network != identity.network.id or theirs.device != device:
+        raise Refused("the hello names another laptop or network than its certificate")
     await asyncio.to_thread(storage.record_contact, device, request.remote or "", theirs.vector)
     vector = await asyncio.to_thread(storage.vector)
     return frame_response(messages.Hello(protocol=messages.PROTOCOL, schema=SCHEMA_VERSION,
@@ -124,13 +121,7 @@ async def batch(request: web.Request) -> web.StreamResponse:
     device = caller(request)
     app = request.app
     storage, settings = app[STORAGE], app[SETTINGS]
-    try:
-        received = await message(request, messages.Batch)
-        await _unless_revoked(request, device)
-    except ProtocolError as exc:
-        return refusal(400, str(exc))
-    except Refused as exc:
-        return refusal(403, str(exc))
+    received = await message(request, messages.Batch, device)
     request[ENTRIES] = len(received.entries)
     # Backpressure: a store that is behind says so at once, rather than queueing uploads
     # until every laptop's request times out.
@@ -143,10 +134,6 @@ async def batch(request: web.Request) -> web.StreamResponse:
     try:
         verified = await asyncio.to_thread(_verified, storage, app[IDENTITY], received)
         stored = await asyncio.to_thread(storage.ingest, verified.entries, verified.checkpoints, verified.certificates)
-    except Refused as exc:
-        return refusal(403, str(exc))
-    except ChainError as exc:  # a gap or a second history: the laptop resumes from the hub's vector
-        return refusal(409, str(exc))
     finally:
         app[INGEST].release()
     await asyncio.to_thread(storage.record_contact, device, request.remote or "", stored.vector, stored.applied)
@@ -168,21 +155,12 @@ def _verified(storage: HubStorage, identity: Membership, received: messages.Batc
 async def pull(request: web.Request) -> web.StreamResponse:
     device = caller(request)
     storage, settings = request.app[STORAGE], request.app[SETTINGS]
-    try:
-        theirs = await message(request, messages.Ack)
-        await _unless_revoked(request, device)
-    except ProtocolError as exc:
-        return refusal(400, str(exc))
-    except Refused as exc:
-        return refusal(403, str(exc))
+    theirs = await message(request, messages.Ack, device)
     out = await asyncio.to_thread(storage.outgoing, theirs.vector, settings.pull_limit)
     if not out.entries:
         return frame_response(messages.Done())
     request[ENTRIES] = len(out.entries)
-    return frame_response(messages.Batch(
-        entries=[list(e.row()) for e in out.entries],
-        checkpoints=[(c.origin, c.seq, c.hash, c.signature.hex()) for c in out.checkpoints],
-        certificates={origin: pem.decode() for origin, pem in out.certificates.items()}))
+    return frame_response(messages.batch(out))
 
 
 async def devices(request: web.Request) -> web.StreamResponse:

@@ -26,9 +26,8 @@ from fieldkit.sync import messages
 from fieldkit.sync.hub_vector import lacking, remember
 from fieldkit.sync.membership import Membership
 from fieldkit.sync.verify import Verifier
-from fieldkit.sync.wire import ProtocolError, encode, unframe
+from fieldkit.sync.wire import FRAME, ProtocolError, encode, unframe
 
-FRAME = "application/vnd.fieldkit.frame"
 FIRST_BATCH, MIN_BATCH, MAX_BATCH = 100, 10, 5000
 FAST, SLOW = 1.0, 4.0  # seconds per batch under which it grows, over which it shrinks
 ATTEMPTS = 6  # tries per request before the round gives up (backoff 0.5 s doubling, jittered)
@@ -137,16 +136,13 @@ async def push(store: Store, member: Membership, url: str, *, progress: Callable
             if not out.entries:
                 break
             sent_at = time.perf_counter()
-            ack = await hub.post("/v1/batch", messages.Batch(
-                entries=[list(e.row()) for e in out.entries],
-                checkpoints=[(c.origin, c.seq, c.hash, c.signature.hex()) for c in out.checkpoints],
-                certificates={origin: pem.decode() for origin, pem in out.certificates.items()}), (messages.Ack,))
+            ack = await hub.post("/v1/batch", messages.batch(out), (messages.Ack,))
             vector = dict(ack.vector)
             await _acknowledged(store, vector)
             report.sent += len(out.entries)
             report.batches += 1
             report.batch_sizes.append(len(out.entries))
-            report.pending = lacking(vector, await asyncio.to_thread(store.version_vector))
+            report.pending = lacking(vector, ours)
             notify(report)
             size = next_size(size, time.perf_counter() - sent_at)
         if pull:

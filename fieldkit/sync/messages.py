@@ -8,11 +8,14 @@ The hub speaks the same messages over HTTP, so nothing here knows about sockets.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter, ValidationError
 
 from fieldkit.sync.wire import ProtocolError
+
+if TYPE_CHECKING:
+    from fieldkit.store.db import Outgoing
 
 PROTOCOL = 1
 MAX_ORIGINS = 10_000  # laptops a network could ever hold; a longer vector is an attack, not a clinic
@@ -42,6 +45,14 @@ class Batch(_Message):
     # (origin, seq, entry hash, signature hex); JSON has no tuples, hence the one lax container.
     checkpoints: list[Annotated[tuple[DeviceId, StrictInt, Hash, StrictStr], Field(strict=False)]]
     certificates: dict[DeviceId, str] = {}
+
+
+def batch(out: Outgoing) -> Batch:
+    """The batch message carrying what the store picked for the other side."""
+    return Batch(
+        entries=[list(e.row()) for e in out.entries],
+        checkpoints=[(c.origin, c.seq, c.hash, c.signature.hex()) for c in out.checkpoints],
+        certificates={origin: pem.decode() for origin, pem in out.certificates.items()})
 
 
 class Done(_Message):

@@ -121,10 +121,7 @@ async def _send(channel: Channel, store: Store, member: Membership, vector: dict
         size = min(size * 2, MAX_BATCH)
         if not out.entries:
             break
-        await channel.send(messages.dump(messages.Batch(
-            entries=[list(e.row()) for e in out.entries],
-            checkpoints=[(c.origin, c.seq, c.hash, c.signature.hex()) for c in out.checkpoints],
-            certificates={origin: pem.decode() for origin, pem in out.certificates.items()})))
+        await channel.send(messages.dump(messages.batch(out)))
         for checkpoint in out.checkpoints:
             vector[checkpoint.origin] = checkpoint.seq
         report.sent += len(out.entries)

@@ -19,6 +19,7 @@ import orjson
 from fieldkit.errors import FieldkitError
 
 MAX_FRAME = 8 * 1024 * 1024
+FRAME = "application/vnd.fieldkit.frame"  # a frame as an HTTP body, to and from the hub
 COMPRESS_ABOVE = 512
 _HEADER = struct.Struct(">IB")
 _PLAIN, _DEFLATED = 0, 1
