@@ -164,7 +164,9 @@ def sync() -> None:
 @click.option("--port", default=SYNC_PORT, show_default=True)
 @click.pass_obj
 def sync_serve(context: Context, host: str, port: int) -> None:
-    """Advertise this laptop, accept peers, and sync with peers as they appear, until stopped."""
+    """Advertise this laptop, accept peers, and sync with peers as they appear, until stopped.
+
+    Forwards to the hub too, when `fieldkit hub push --url` has named one."""
     from fieldkit.sync import membership
     from fieldkit.sync.engine import Engine
 
@@ -176,15 +178,20 @@ def sync_serve(context: Context, host: str, port: int) -> None:
             stop = asyncio.Event()
             for number in (signal.SIGINT, signal.SIGTERM):
                 asyncio.get_running_loop().add_signal_handler(number, stop.set)
-            shown = 0
+            shown, hub_round = 0, None
 
             def show() -> None:
-                nonlocal shown
+                nonlocal shown, hub_round
                 for event in list(engine.history)[: len(engine.history) - shown][::-1]:
                     who = event.device[:8] or "?"
                     click.echo(f"{time.strftime('%H:%M:%S')} {who}: " + (
                         f"error: {event.error}" if event.error else f"sent {event.sent}, received {event.received}"))
                 shown = len(engine.history)
+                uplink = engine.uplink
+                if uplink.status in ("sent", "failed") and (uplink.status, uplink.last_success, uplink.failures) != hub_round:
+                    hub_round = uplink.status, uplink.last_success, uplink.failures
+                    click.echo(f"{time.strftime('%H:%M:%S')} hub: " + (
+                        f"error: {uplink.error}" if uplink.error else f"sent {uplink.sent}, {uplink.pending} pending"))
 
             engine = Engine(clinic.store, member, host=host, port=port, on_change=show)
             async with engine:

@@ -31,7 +31,7 @@ async def test_unlock_search_chart_encounter_and_lock(home):
         await until(pilot, lambda: "wrong passphrase" in text(app, "#unlock-error"))
         await sign_in(pilot)
         assert "amina (supervisor)" in text(app, "StatusBar") and "offline" in text(app, "StatusBar")
-        assert "2 for hub" in text(app, "StatusBar")  # the supervisor and the patient, not yet at a hub
+        assert "hub never, 2 pending" in text(app, "StatusBar")  # the supervisor and the patient
 
         await pilot.press(*"fatima")
         await until(pilot, lambda: app.screen.query_one("#results").row_count == 1

@@ -6,6 +6,8 @@ import asyncio
 
 from fieldkit.sync.engine import Engine
 from fieldkit.tui.app import FieldkitApp
+from fieldkit.tui.status import clock
+from hub_support import enrol_hub, running_hub
 from sync_support import PASSPHRASE, network
 from tui_support import database_off_the_loop, home, screen, sign_in, text, until  # noqa: F401 - fixtures
 
@@ -47,3 +49,23 @@ async def test_a_laptop_in_no_network_says_so(home):
         await until(pilot, lambda: screen(app) == "SyncScreen")
         assert "in no network yet" in text(app, "#sync-body")
         assert app.engine is None
+
+
+async def test_the_clinic_screen_forwards_to_the_hub_and_shows_its_last_success(tmp_path):
+    [laptop] = await asyncio.to_thread(network, tmp_path, 1)
+    enrol_hub(tmp_path / "hub", laptop)
+    async with running_hub(tmp_path / "hub", f"sqlite:///{tmp_path / 'hub' / 'hub.db'}") as hub:
+        await asyncio.to_thread(laptop.store.set_meta, {"hub_url": hub.url})
+        await asyncio.to_thread(laptop.store.close)
+        app = FieldkitApp(laptop.home, user=laptop.user.name)
+        app.sync_interfaces = LAN
+        async with app.run_test(size=(100, 30)) as pilot:
+            await sign_in(pilot, PASSPHRASE)
+            await until(pilot, lambda: app.sync_state.hub_last is not None, 20)
+            assert f"hub {clock(app.sync_state.hub_last)}, 0 pending" in text(app, "StatusBar")
+            await pilot.press("f9")
+            await until(pilot, lambda: screen(app) == "SyncScreen")
+            body = text(app, "#sync-body")
+            assert f"Hub: {hub.url}" in body and "Pending for hub: 0" in body and "last success" in body
+        held = await asyncio.to_thread(hub.storage.count)
+    assert held > 0  # the laptop's supervisor and certificate entries, forwarded with no command

@@ -4,7 +4,7 @@
 `peers` and `history`. A peer is called when it is first seen, when our journal has grown since
 our last session with it, and at least every `full_every` seconds (to collect what it holds that
 it could not push to us). Sessions it accepts count too: a peer that just synced with us is not
-called back for nothing.
+called back for nothing. Beside the peers, its `uplink` forwards to the hub when one is configured.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from fieldkit.sync.messages import PROTOCOL
 from fieldkit.sync.peer import Server, sync_with
 from fieldkit.sync.hub_vector import lacking
 from fieldkit.sync.session import Report
+from fieldkit.sync.uplink import Uplink
 
 RETRY_AFTER = 10.0  # seconds before calling again a peer whose last session failed
 
@@ -79,6 +80,8 @@ class Engine:
         self._task: asyncio.Task | None = None
         self._busy: set[str] = set()
         self.problem = ""  # why discovery is off, in words; peers can still call us
+        self.uplink = Uplink(store, member, on_change=self._on_change)
+        self._uplink_task: asyncio.Task | None = None
 
     @property
     def port(self) -> int:
@@ -95,14 +98,16 @@ class Engine:
             except FieldkitError as exc:
                 self.discovery, self.problem = None, str(exc)
         self._task = asyncio.create_task(self._run())
+        self._uplink_task = asyncio.create_task(self.uplink.run())
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        for task in (self._task, self._uplink_task):
+            if task:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
         if self.discovery:
             await self.discovery.stop()
         await self.server.stop()
@@ -133,6 +138,7 @@ class Engine:
                 pass
             self._wake.clear()
             ours = await asyncio.to_thread(self.store.version_vector)
+            self.uplink.grew(ours)
             for sighting in self.sightings():
                 if sighting.device_id not in self._busy and self._due(sighting, ours):
                     await self._call(sighting)

@@ -83,13 +83,13 @@ class HubClient:
                 async with self._http.post(self.url + path, data=body, headers={"Content-Type": FRAME}) as response:
                     raw = await response.read()
                     if response.status == 503 or (response.status >= 500 and attempt + 1 < self.attempts):
-                        await asyncio.sleep(_backoff(attempt, response.headers.get("Retry-After")))
+                        await asyncio.sleep(backoff(attempt, retry_after=response.headers.get("Retry-After")))
                         continue
                     reply = _reply(raw, response)
-            except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:  # a reply cut short too
                 if attempt + 1 == self.attempts:
                     raise HubUnreachable(f"the hub at {self.url} does not answer ({type(exc).__name__})") from None
-                await asyncio.sleep(_backoff(attempt))
+                await asyncio.sleep(backoff(attempt))
                 continue
             if not isinstance(reply, expect):
                 raise HubRefused(f"the hub answered {reply.kind} to {path}")
@@ -97,10 +97,11 @@ class HubClient:
         raise HubUnreachable(f"the hub at {self.url} stayed busy; the next round tries again")
 
 
-def _backoff(attempt: int, retry_after: str | None = None) -> float:
+def backoff(attempt: int, *, first: float = 0.5, longest: float = 30.0, retry_after: str | None = None) -> float:
+    """Seconds to wait before try `attempt + 1`: the hub's Retry-After if it gave one, else doubling."""
     if retry_after and retry_after.isdigit():
         return float(retry_after) * random.uniform(1.0, 1.5)
-    return min(30.0, 0.5 * 2 ** attempt) * random.uniform(0.5, 1.5)  # jitter: laptops do not retry in step
+    return min(longest, first * 2 ** attempt) * random.uniform(0.5, 1.5)  # jitter: laptops do not retry in step
 
 
 def _reply(raw: bytes, response: aiohttp.ClientResponse) -> messages._Message:

@@ -12,6 +12,8 @@ from typing import Mapping
 from fieldkit.store.db import Store
 from fieldkit.store.journal import canonical, parse
 
+STAMP = "%Y-%m-%dT%H:%M:%SZ"
+
 
 def lacking(holder: Mapping[str, int], other: Mapping[str, int]) -> int:
     """How many entries `holder` lacks of what `other` holds."""
@@ -23,6 +25,12 @@ def pending(store: Store) -> int:
     return lacking(parse(store.get_meta("hub_vector", "{}")), store.version_vector())
 
 
+def last_success(store: Store) -> datetime | None:
+    """When the hub last acknowledged anything from this laptop (UTC); None if it never has."""
+    stamp = store.get_meta("hub_last_success")
+    return datetime.strptime(stamp, STAMP).replace(tzinfo=timezone.utc) if stamp else None
+
+
 def remember(store: Store, vector: Mapping[str, int]) -> None:
     store.set_meta({"hub_vector": canonical(dict(vector)),
-                    "hub_last_success": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")})
+                    "hub_last_success": datetime.now(timezone.utc).strftime(STAMP)})

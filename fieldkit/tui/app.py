@@ -143,7 +143,8 @@ class FieldkitApp(App):
             self.sync_state = sync_state(self.engine, self.sync_state)
 
     async def count_pending(self) -> None:
-        self.sync_state = self.sync_state.with_(pending_for_hub=await self.desk.pending_for_hub())
+        pending, last = await self.desk.hub_standing()
+        self.sync_state = self.sync_state.with_(pending_for_hub=pending, hub_last=last)
 
     async def speak(self, language: str) -> None:
         """Switch language now: the signed-in user keeps it, and every screen is made again."""

@@ -9,8 +9,9 @@ forbidden.
 from __future__ import annotations
 
 import asyncio
+import importlib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from fieldkit.records import queries
@@ -80,11 +81,11 @@ class Desk:
 
     async def start_sync(self, on_change: Callable[[], None], *, interfaces: list[str] | None = None) -> Engine | None:
         """The sync engine on this laptop's network, running; None if the laptop is in no network."""
-        from fieldkit.sync.engine import Engine  # zeroconf's import is slow: only for network members
-
         store = self.clinic.store
         if not await off_loop(membership.member, store):
             return None
+        # Only for network members, and off the loop: zeroconf and aiohttp take half a second to import.
+        Engine = (await off_loop(importlib.import_module, "fieldkit.sync.engine")).Engine
         member = await off_loop(membership.load, store)
         engine = Engine(store, member, port=DEFAULT_PORT, interfaces=interfaces, on_change=on_change)
         try:
@@ -152,9 +153,11 @@ class Desk:
         key = self._draft_key(patient_id)
         await off_loop(self.clinic.store.read, lambda conn: drafts.drop(conn, key))
 
-    async def pending_for_hub(self) -> int:
-        """Entries this laptop holds that no hub has acknowledged (no hub yet: all of them)."""
-        return await off_loop(hub_vector.pending, self.clinic.store)
+    async def hub_standing(self) -> tuple[int, datetime | None]:
+        """Entries this laptop holds that no hub has acknowledged (no hub yet: all of them), and
+        when a hub last acknowledged any."""
+        store = self.clinic.store
+        return await off_loop(lambda: (hub_vector.pending(store), hub_vector.last_success(store)))
 
     # -- the supervisor's screens ----------------------------------------------------------------
 

@@ -47,6 +47,9 @@ class SyncState:
     peers: tuple[PeerLine, ...] = ()  # peers seen on the LAN or heard from
     last_sync: datetime | None = None
     pending_for_hub: int = 0
+    hub: str = ""  # the hub's URL; empty when none is configured
+    hub_last: datetime | None = None  # the hub's last acknowledgement
+    hub_error: str = ""  # why the last round with the hub failed
     history: tuple[str, ...] = field(default=())
     problem: str = ""  # why the LAN is not being searched, in words
 
@@ -63,12 +66,15 @@ class SyncState:
         peers = len(self.peers)
         seen = ngettext("{n} peer", "{n} peers", peers).format(n=digits(str(peers))) if peers else _("offline")
         last = clock(self.last_sync) if self.last_sync else _("never")
-        return _("{seen} · synced {last} · {pending} for hub").format(
-            seen=seen, last=last, pending=number(self.pending_for_hub))
+        hub = clock(self.hub_last) if self.hub_last else _("never")
+        return _("{seen} · synced {last} · hub {hub}, {pending} pending").format(
+            seen=seen, last=last, hub=hub, pending=number(self.pending_for_hub))
 
 
 def clock(moment: datetime) -> str:
-    return digits(moment.strftime("%H:%M"))
+    """The time if it was today, else the date: a hub last reached days ago must look it."""
+    local = moment.astimezone() if moment.tzinfo else moment
+    return digits(local.strftime("%H:%M" if local.date() == datetime.now().date() else "%Y-%m-%d"))
 
 
 def peer_lines(peer: PeerLine) -> list[str]:
@@ -100,8 +106,26 @@ def sync_state(engine: Engine, before: SyncState) -> SyncState:
                                                                                 received=number(e.received)))
         for e in engine.history)
     done = [p.last_sync for p in peers if p.last_sync]
+    uplink = engine.uplink
     return before.with_(network=engine.member.network.name, peers=peers, history=history,
-                        last_sync=max(done) if done else before.last_sync, problem=engine.problem)
+                        last_sync=max(done) if done else before.last_sync, problem=engine.problem,
+                        pending_for_hub=before.pending_for_hub if uplink.pending is None else uplink.pending,
+                        hub=uplink.url, hub_last=uplink.last_success or before.hub_last,
+                        hub_error=uplink.error)
+
+
+def hub_lines(state: SyncState) -> list[str]:
+    """Where the hub is, when it last took our entries, and why the last try failed."""
+    if state.hub:
+        lines = [_("Hub: {url}").format(url=state.hub)]
+    else:
+        lines = [_("Hub: none yet (fieldkit hub push --url https://HOST:7400)")]
+    lines.append("  " + _("Pending for hub: {n}").format(n=number(state.pending_for_hub)))
+    if state.hub_last:
+        lines.append("  " + _("last success {time}").format(time=clock(state.hub_last)))
+    if state.hub_error:
+        lines.append("  " + state.hub_error)
+    return lines
 
 
 class StatusBar(Static):
@@ -145,6 +169,5 @@ class SyncScreen(Translated, Screen):
             top.append(state.problem)
         peers = [line for peer in state.peers for line in peer_lines(peer)] or ["  " + _("none seen on this network")]
         history = [f"  {line}" for line in state.history] or ["  " + _("no sync yet")]
-        pending = _("Pending for hub: {n}").format(n=number(state.pending_for_hub))
-        body = [*top, "", _("Peers"), *peers, "", pending, "", _("History"), *history]
+        body = [*top, "", _("Peers"), *peers, "", *hub_lines(state), "", _("History"), *history]
         self.query_one("#sync-body", Static).update("\n".join(body))
