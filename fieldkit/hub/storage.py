@@ -20,9 +20,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
-from fieldkit.errors import ChainError, FieldkitError
+from fieldkit.errors import FieldkitError
 from fieldkit.store.db import Outgoing
-from fieldkit.store.journal import COLUMNS, Checkpoint, Entry, canonical, parse, plan_chain, version
+from fieldkit.store.journal import COLUMNS, Checkpoint, Entry, canonical, count_held, parse, plan_chain, role_grants
 
 # One script per schema version, for both backends: the types here mean the same in each.
 MIGRATIONS = [
@@ -102,16 +102,11 @@ class HubStorage:
 
     def role_history(self, authors: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
         """(version, role) of every role each author was given, oldest first (as `Store.role_history`)."""
-        history: dict[str, list[tuple[str, str]]] = {}
         with self._transaction() as cur:
-            for author in authors:
-                rows = cur.execute(self._sql("SELECT hlc, origin, data FROM hub_journal WHERE entity_id = ? "
-                                             "AND entity = 'user'"), (author,)).fetchall()
-                for hlc, origin, data in sorted(rows):
-                    role = parse(data).get("fields", {}).get("role")
-                    if role:
-                        history.setdefault(author, []).append((version(hlc, origin), role))
-        return history
+            grants = {author: role_grants(cur.execute(self._sql(
+                "SELECT hlc, origin, data FROM hub_journal WHERE entity_id = ? AND entity = 'user'"), (author,)).fetchall())
+                for author in authors}
+        return {author: granted for author, granted in grants.items() if granted}
 
     def revoked(self) -> set[str]:
         with self._transaction() as cur:
@@ -173,13 +168,8 @@ class HubStorage:
                 row = cur.execute(self._sql("SELECT seq, hash FROM hub_heads WHERE origin = ?"), (origin,)).fetchone()
                 if row:
                     heads[origin] = (row[0], row[1])
-            held = [e for e in entries if e.seq <= heads.get(e.origin, (0,))[0]]
-            for entry in held:
-                stored = cur.execute(self._sql("SELECT hash FROM hub_journal WHERE origin = ? AND seq = ?"),
-                                     (entry.origin, entry.seq)).fetchone()
-                if stored[0] != entry.hash:
-                    raise ChainError(f"entry {entry.origin[:8]}#{entry.seq} differs from the one the hub holds: "
-                                     "two histories for one laptop (cloned or restored?)")
+            held = count_held(entries, heads, lambda origin, seq: cur.execute(
+                self._sql("SELECT hash FROM hub_journal WHERE origin = ? AND seq = ?"), (origin, seq)).fetchone()[0])
             fresh = plan_chain(entries, heads)
             if fresh:
                 self._insert_entries(cur, fresh)
@@ -194,7 +184,7 @@ class HubStorage:
                 cur.executemany(self._sql("INSERT INTO hub_certificates VALUES (?, ?) ON CONFLICT DO NOTHING"),
                                 [(device, pem.decode()) for device, pem in certificates.items()])
             vector = {origin: seq for origin, seq in cur.execute("SELECT origin, seq FROM hub_heads")}
-        return Ingested(len(fresh), len(held), vector)
+        return Ingested(len(fresh), held, vector)
 
     def record_contact(self, device: str, address: str, vector: Mapping[str, int], uploaded: int = 0) -> None:
         with self._transaction() as cur:

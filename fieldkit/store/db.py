@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
-from fieldkit.errors import ChainError, FieldkitError
+from fieldkit.errors import FieldkitError
 from fieldkit.store import audit, fold
 from fieldkit.store.connection import connect
 from fieldkit.store.hlc import HybridClock
-from fieldkit.store.journal import GENESIS, canonical, parse, version, Checkpoint, Entry, checkpoint_message, make_entry, plan_chain
+from fieldkit.store.journal import (GENESIS, Checkpoint, Entry, canonical, checkpoint_message, count_held, make_entry, parse,
+                                    plan_chain, role_grants)
 from fieldkit.store.writer import Writer
 
 T = TypeVar("T")
@@ -155,15 +156,8 @@ class Store:
                                (origin,)).fetchone()
             if row:
                 heads[origin] = row
-        result = ApplyResult()
-        for entry in batch:
-            if entry.seq <= heads.get(entry.origin, (0,))[0]:
-                held = conn.execute("SELECT hash FROM journal WHERE origin = ? AND seq = ?",
-                                    (entry.origin, entry.seq)).fetchone()
-                if held[0] != entry.hash:
-                    raise ChainError(f"entry {entry.origin[:8]}#{entry.seq} differs from the one held: "
-                                     "two histories for one device (cloned or restored laptop?)")
-                result.already_held += 1
+        result = ApplyResult(already_held=count_held(batch, heads, lambda origin, seq: conn.execute(
+            "SELECT hash FROM journal WHERE origin = ? AND seq = ?", (origin, seq)).fetchone()[0]))
         fresh = plan_chain(batch, heads)
         if not fresh:
             return result
@@ -281,15 +275,10 @@ class Store:
         wanted = list(authors)
 
         def job(conn):
-            history: dict[str, list[tuple[str, str]]] = {}
-            for author in wanted:
-                for hlc, origin, data in conn.execute(
-                        "SELECT hlc, origin, data FROM journal WHERE entity_id = ? AND entity = 'user' ORDER BY hlc, origin",
-                        (author,)):
-                    role = parse(data).get("fields", {}).get("role")
-                    if role:
-                        history.setdefault(author, []).append((version(hlc, origin), role))
-            return history
+            grants = {author: role_grants(conn.execute(
+                "SELECT hlc, origin, data FROM journal WHERE entity_id = ? AND entity = 'user'", (author,)))
+                for author in wanted}
+            return {author: granted for author, granted in grants.items() if granted}
         return self.read(job)
 
     def record_peer(self, device: str, *, address: str, vector: Mapping[str, int] | None, sent: int = 0,

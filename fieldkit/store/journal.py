@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import orjson
 
@@ -157,3 +157,23 @@ def plan_chain(entries: Iterable[Entry], heads: Mapping[str, tuple[int, str]]) -
             fresh.append(entry)
             seq, head = entry.seq, entry.hash
     return fresh
+
+
+def count_held(entries: Iterable[Entry], heads: Mapping[str, tuple[int, str]],
+               stored_hash: Callable[[str, int], str]) -> int:
+    """How many received entries are already held (at or below their origin's head); one that
+    differs from the stored entry of its (origin, seq) raises ChainError."""
+    held = 0
+    for entry in entries:
+        if entry.seq <= heads.get(entry.origin, (0,))[0]:
+            if stored_hash(entry.origin, entry.seq) != entry.hash:
+                raise ChainError(f"entry {entry.origin[:8]}#{entry.seq} differs from the one held: "
+                                 "two histories for one device (cloned or restored laptop?)")
+            held += 1
+    return held
+
+
+def role_grants(rows: Iterable[tuple[int, str, str]]) -> list[tuple[str, str]]:
+    """(version, role) of each role a user's journal rows (hlc, origin, data) gave, oldest first."""
+    return [(version(hlc, origin), role) for hlc, origin, data in sorted(rows)
+            if (role := parse(data).get("fields", {}).get("role"))]
