@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import aiohttp
 import psycopg
 import pytest
+from openapi_spec_validator import validate
 
 from fieldkit.hub.storage import HubStorage
 from fieldkit.store.journal import parse
@@ -189,3 +190,16 @@ async def test_an_upload_cut_by_killing_the_hub_resumes_without_loss_or_repeats(
     total = len(await asyncio.to_thread(journal, laptop))
     assert stored == total == 401
     assert resumed.sent == total - survived and resumed.pending == 0  # nothing sent twice
+
+
+async def test_the_openapi_description_is_valid_and_names_every_route_the_hub_serves(tmp_path):
+    [laptop] = await asyncio.to_thread(network, tmp_path, 1)
+    enrol_hub(tmp_path / "hub", laptop)
+    async with running_hub(tmp_path / "hub", f"sqlite:///{tmp_path / 'hub' / 'hub.db'}") as hub:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(hub.url + "/openapi.json", ssl=False) as response:
+                described = await response.json()
+        served = {(route.resource.canonical, route.method.lower()) for route in hub.app.router.routes()
+                  if route.method != "HEAD"}
+    validate(described)  # raises on anything OpenAPI 3.1 does not allow
+    assert {(path, method) for path, item in described["paths"].items() for method in item} == served

@@ -225,6 +225,10 @@ class Hub:
         self.port = site._server.sockets[0].getsockname()[1]
         return self
 
+    @property
+    def app(self) -> web.Application:
+        return self._runner.app
+
     async def __aexit__(self, *exc) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
