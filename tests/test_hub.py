@@ -18,7 +18,7 @@ from fieldkit.store.journal import parse
 
 from fieldkit.sync import membership, messages
 from fieldkit.sync.forwarder import HubClient, HubRefused, HubUnreachable, push
-from fieldkit.sync.hub_vector import pending
+from fieldkit.sync.hub_vector import last_success, pending
 from fieldkit.sync.wire import FRAME, MAX_FRAME, encode, unframe
 from hub_support import database, enrol_hub, postgres_schema, running_hub
 from sync_support import journal, network, sync
@@ -177,6 +177,7 @@ async def test_an_upload_cut_by_killing_the_hub_resumes_without_loss_or_repeats(
                        client=HubClient(address, laptop.member, attempts=2))
     remembered = parse(await asyncio.to_thread(laptop.store.get_meta, "hub_vector"))
     assert remembered[laptop.device] == acked[-1]
+    assert await asyncio.to_thread(last_success, laptop.store) is None  # moved entries, but no round finished
     storage = HubStorage.open(url)
     survived = storage.count()  # what the killed hub had committed
     storage.close()
@@ -190,6 +191,7 @@ async def test_an_upload_cut_by_killing_the_hub_resumes_without_loss_or_repeats(
     total = len(await asyncio.to_thread(journal, laptop))
     assert stored == total == 401
     assert resumed.sent == total - survived and resumed.pending == 0  # nothing sent twice
+    assert await asyncio.to_thread(last_success, laptop.store) is not None
 
 
 async def test_the_openapi_description_is_valid_and_names_every_route_the_hub_serves(tmp_path):

@@ -150,7 +150,7 @@ async def push(store: Store, member: Membership, url: str, *, progress: Callable
             report.received, pulled = await _pull(store, member, hub)
             # What came from the hub, the hub holds.
             vector |= {origin: max(seq, vector.get(origin, 0)) for origin, seq in pulled.items()}
-            await _acknowledged(store, vector)
+    await _acknowledged(store, vector, finished=True)
     report.hub_vector = vector
     report.pending = lacking(vector, await asyncio.to_thread(store.version_vector))
     report.seconds = time.perf_counter() - started
@@ -174,5 +174,5 @@ async def _pull(store: Store, member: Membership, hub: HubClient) -> tuple[int, 
         tops |= {c.origin: c.seq for c in verified.checkpoints}
 
 
-async def _acknowledged(store: Store, vector: Mapping[str, int]) -> None:
-    await asyncio.to_thread(remember, store, vector)
+async def _acknowledged(store: Store, vector: Mapping[str, int], finished: bool = False) -> None:
+    await asyncio.to_thread(lambda: remember(store, vector, finished=finished))

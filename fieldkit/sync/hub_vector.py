@@ -26,11 +26,13 @@ def pending(store: Store) -> int:
 
 
 def last_success(store: Store) -> datetime | None:
-    """When the hub last acknowledged anything from this laptop (UTC); None if it never has."""
+    """When a round with the hub last finished (UTC); None if none ever has."""
     stamp = store.get_meta("hub_last_success")
     return datetime.strptime(stamp, STAMP).replace(tzinfo=timezone.utc) if stamp else None
 
 
-def remember(store: Store, vector: Mapping[str, int]) -> None:
-    store.set_meta({"hub_vector": canonical(dict(vector)),
-                    "hub_last_success": datetime.now(timezone.utc).strftime(STAMP)})
+def remember(store: Store, vector: Mapping[str, int], *, finished: bool = False) -> None:
+    """Keep the hub's vector from an ack; and the time, when the round is over. A round cut off
+    part-way has moved entries, but is not a success the header should show."""
+    store.set_meta({"hub_vector": canonical(dict(vector))}
+                   | ({"hub_last_success": datetime.now(timezone.utc).strftime(STAMP)} if finished else {}))
