@@ -205,3 +205,25 @@ async def test_the_openapi_description_is_valid_and_names_every_route_the_hub_se
                   if route.method != "HEAD"}
     validate(described)  # raises on anything OpenAPI 3.1 does not allow
     assert {(path, method) for path, item in described["paths"].items() for method in item} == served
+
+
+async def test_a_laptop_receives_from_the_hub_what_others_sent_it_revocations_included(tmp_path):
+    founder, clinic, lost = await asyncio.to_thread(network, tmp_path, 3)
+    await asyncio.to_thread(register, clinic, 30, "c")
+    enrol_hub(tmp_path / "hub", founder)
+    with database("sqlite", tmp_path / "hub") as url:
+        async with running_hub(tmp_path / "hub", url) as hub:
+            await push(clinic.store, clinic.member, hub.url)
+            await asyncio.to_thread(membership.revoke, founder.store, founder.member, lost.device, user=founder.user.id)
+            at_base = await push(founder.store, founder.member, hub.url)  # a revocation made at base, sent up
+            assert at_base.received == 31  # and the clinic's entries came down
+            report = await push(clinic.store, clinic.member, hub.url)
+            assert report.sent == 0 and report.received > 0
+            again = await push(clinic.store, clinic.member, hub.url)
+            devices = {d["device"]: d for d in await asyncio.to_thread(hub.storage.devices)}
+    assert again.received == 0
+    assert lost.device in await asyncio.to_thread(clinic.store.revoked)
+    assert await asyncio.to_thread(journal, clinic) == await asyncio.to_thread(journal, founder)
+    # The registry keeps what each laptop said it holds at its last hello, not the hub's vector.
+    assert devices[clinic.device]["vector"] == await asyncio.to_thread(clinic.store.version_vector)
+    assert devices[clinic.device]["uploaded"] == 31 and not devices[clinic.device]["revoked"]

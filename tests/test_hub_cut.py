@@ -62,7 +62,7 @@ class Counting:
 
     def ingest(self, entries, checkpoints, certificates):
         stored = super().ingest(entries, checkpoints, certificates)
-        self.offers.append(Offer(len(entries), stored.applied, stored.already_held, dict(stored.vector)))
+        self.offers.append(Offer(len(entries), stored.applied, stored.already_held, dict(stored.heads)))
         if self.after_ingest is not None:
             self.after_ingest(self)
         return stored

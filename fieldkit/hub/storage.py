@@ -55,7 +55,7 @@ CREATE TABLE hub_devices (
 class Ingested:
     applied: int
     already_held: int
-    vector: dict[str, int]  # the hub's vector after the commit: the acknowledgement
+    heads: dict[str, int]  # after the commit, of the origins in the batch: the acknowledgement
 
 
 class HubStorage:
@@ -136,8 +136,8 @@ class HubStorage:
                                              "AND seq > ? AND seq <= ? ORDER BY seq"), (origin, have, end)).fetchall()
                 batch.entries += [Entry(*row) for row in rows]
                 batch.checkpoints.append(Checkpoint(origin, end, digest, bytes.fromhex(signature)))
-                certificate = cur.execute(self._sql("SELECT certificate FROM hub_certificates WHERE device = ?"),
-                                          (origin,)).fetchone()
+                certificate = have == 0 and cur.execute(self._sql(
+                    "SELECT certificate FROM hub_certificates WHERE device = ?"), (origin,)).fetchone()  # as Store.outgoing
                 if certificate:
                     batch.certificates[origin] = certificate[0].encode()
         return batch
@@ -183,17 +183,20 @@ class HubStorage:
                                 [(c.origin, c.seq, c.hash, c.signature.hex()) for c in checkpoints])
                 cur.executemany(self._sql("INSERT INTO hub_certificates VALUES (?, ?) ON CONFLICT DO NOTHING"),
                                 [(device, pem.decode()) for device, pem in certificates.items()])
-            vector = {origin: seq for origin, seq in cur.execute("SELECT origin, seq FROM hub_heads")}
-        return Ingested(len(fresh), held, vector)
+            heads = {origin: cur.execute(self._sql("SELECT seq FROM hub_heads WHERE origin = ?"), (origin,)).fetchone()[0]
+                     for origin in origins}
+        return Ingested(len(fresh), held, heads)
 
-    def record_contact(self, device: str, address: str, vector: Mapping[str, int], uploaded: int = 0) -> None:
+    def record_contact(self, device: str, address: str, vector: Mapping[str, int] | None = None,
+                       uploaded: int = 0) -> None:
+        """A laptop called: when, from where, what it said it holds (at hello), what it uploaded."""
         with self._transaction() as cur:
             cur.execute(self._sql(
                 "INSERT INTO hub_devices VALUES (?, ?, ?, ?, ?) ON CONFLICT (device) DO UPDATE SET "
-                "address = excluded.address, last_contact = excluded.last_contact, vector = excluded.vector, "
-                "uploaded = hub_devices.uploaded + excluded.uploaded"),
+                "address = excluded.address, last_contact = excluded.last_contact, "
+                "vector = coalesce(?, hub_devices.vector), uploaded = hub_devices.uploaded + excluded.uploaded"),
                 (device, address, datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                 canonical(dict(vector)), uploaded))
+                 canonical(dict(vector or {})), uploaded, canonical(dict(vector)) if vector is not None else None))
 
 
 class SqliteStorage(HubStorage):

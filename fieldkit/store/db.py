@@ -254,7 +254,9 @@ class Store:
                 batch.entries += [Entry(*row) for row in conn.execute(
                     "SELECT * FROM journal WHERE origin = ? AND seq > ? AND seq <= ? ORDER BY seq", (origin, have, end))]
                 batch.checkpoints.append(Checkpoint(origin, end, digest, signature))
-                certificate = conn.execute("SELECT certificate FROM devices WHERE id = ?", (origin,)).fetchone()
+                # A holder of any of this origin's entries verified them with its certificate, and kept it.
+                certificate = have == 0 and conn.execute("SELECT certificate FROM devices WHERE id = ?",
+                                                         (origin,)).fetchone()
                 if certificate:
                     batch.certificates[origin] = certificate[0]
             return batch

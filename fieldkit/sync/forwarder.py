@@ -1,10 +1,12 @@
 """Forwarding to the hub: everything its vector lacks, in batches sized for the link, then what
 this laptop lacks from it (revocations, resolutions made at base).
 
-The hub's `ack` is its vector after a batch is stored; the next batch starts from it. So an
-upload cut anywhere resumes from the last ack, and a batch re-sent after a lost reply is stored
-once. Batches start small and grow while the link answers quickly, shrink when it is slow: a
-satellite link gets a few kilobytes per request, a LAN at base thousands of entries. A laptop
+The hub's `hello` gives its vector; each `ack` its heads of the batch's origins once the batch
+is stored, and the next batch starts from them. So an upload cut anywhere resumes from the last
+ack, and a batch re-sent after a lost reply is stored once. Batches start small and grow while
+the link carries them quickly, shrink when it is slow: a satellite link gets a few kilobytes per
+request, a LAN at base thousands of entries. The time a batch takes is counted beyond the
+quickest answer seen so far, so a long round trip alone does not keep batches small. A laptop
 forwards what it holds, whoever made it: a supervisor's laptop carries the others' entries too.
 """
 
@@ -123,11 +125,13 @@ async def push(store: Store, member: Membership, url: str, *, progress: Callable
     notify = progress or (lambda report: None)
     async with (client or HubClient(url, member)) as hub:
         ours = await asyncio.to_thread(store.version_vector)
+        sent_at = time.perf_counter()
         theirs = await hub.post("/v1/hello", messages.Hello(
             protocol=messages.PROTOCOL, schema=SCHEMA_VERSION, network=member.network.id, device=member.device_id,
             clock=wall_ms(), vector=ours), (messages.Hello,))
         if theirs.network != member.network.id:
             raise HubRefused("that hub serves another network")
+        latency = time.perf_counter() - sent_at  # an upper bound on the round trip, lowered as answers come
         vector = dict(theirs.vector)
         await _acknowledged(store, vector)
         await asyncio.to_thread(store.sign_checkpoints, member.sign)
@@ -138,15 +142,17 @@ async def push(store: Store, member: Membership, url: str, *, progress: Callable
                 break
             sent_at = time.perf_counter()
             ack = await hub.post("/v1/batch", messages.batch(out), (messages.Ack,))
-            vector = dict(ack.vector)
+            vector |= ack.vector  # the hub acknowledges the batch's origins only
             await _acknowledged(store, vector)
             report.sent += len(out.entries)
             report.batches += 1
             report.batch_sizes.append(len(out.entries))
             report.pending = lacking(vector, ours)
             notify(report)
-            size = next_size(size, time.perf_counter() - sent_at)
-        if pull:
+            took = time.perf_counter() - sent_at
+            latency = min(latency, took)
+            size = next_size(size, took - latency)
+        if pull and lacking(ours, theirs.vector):  # the hello said whether the hub holds anything new to us
             report.received, pulled = await _pull(store, member, hub)
             # What came from the hub, the hub holds.
             vector |= {origin: max(seq, vector.get(origin, 0)) for origin, seq in pulled.items()}
