@@ -437,7 +437,7 @@ async def day_push(store, member, link: Link) -> dict:
             "up": link.bytes["up"], "down": link.bytes["down"], "connections": link.connections,
             "requests": Counter(path for path, _ in requests.replies), "body_up": sum(requests.body_bytes.values()),
             "batch_bodies": requests.body_bytes["/v1/batch"],
-            # Every hello and ack carries a whole vector, one origin per laptop in the network.
+            # Each hello carries a whole vector, one origin per laptop in the network.
             "origins": len(report.hub_vector), "vector_frame": len(encode(messages.dump(messages.Ack(
                 vector=report.hub_vector))))}
 
@@ -465,7 +465,7 @@ def wire(tmp: Path, pg: Postgres, founder, hub_data: Path, encounters: int, uplo
     with hub_process(hub_data, hubs["link"]) as link_hub, hub_process(hub_data, hubs["loopback"]) as loop_hub:
         # Yesterday, not counted: the laptop forwarded its first entry (its user) with its
         # certificate, and received the others' entries. So today's pull has nothing to bring,
-        # and the push carries only the day (and the vectors every hello and ack hold).
+        # and the push carries only the day (and the vectors the hellos hold).
         for hub in (link_hub, loop_hub):
             asyncio.run(forward(store, member, hub.url))
         assert sum(store.version_vector().values()) == held + 1
@@ -539,10 +539,9 @@ def report(figures: dict) -> None:
         print(f"     {label:<23} {row['seconds']:6.1f} s   up {row['up']:,} + down {row['down']:,} = "
               f"{row['up'] + row['down']:,} bytes   ({requests}; batches {row['batch_sizes']})")
     print(f"     target < 100,000 bytes. Of the {link['up']:,} bytes up, {link['batch_bodies']:,} are the batches' "
-          f"frames (zlib JSON), {link['body_up'] - link['batch_bodies']:,} the hello's and pull's, the rest TLS and HTTP;")
-    vectors = 3 + len(link["batch_sizes"])  # hello both ways, the pull's request, an ack per batch
-    print(f"     each hello and ack holds a vector of all {link['origins']} laptops, {link['vector_frame']:,} bytes "
-          f"framed: {vectors} of them are ~{vectors * link['vector_frame']:,} of the bytes, whatever the day held")
+          f"frames (zlib JSON), {link['body_up'] - link['batch_bodies']:,} the hello's (and pull's), the rest TLS and HTTP;")
+    print(f"     the two hellos each hold a vector of all {link['origins']} laptops, {link['vector_frame']:,} bytes "
+          f"framed, ~{2 * link['vector_frame']:,} of the bytes whatever the day held (acks: the batch's origins only)")
     round_trips = 2 + sum(link["requests"].values())  # TCP connect, TLS 1.3 handshake, then each request
     print(f"     on the link: {round_trips} round trips ({link['connections']} TCP+TLS connection, "
           f"{sum(link['requests'].values())} requests) are {round_trips * 2 * LINK_DELAY:.1f} s, "
