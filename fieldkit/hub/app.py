@@ -138,7 +138,7 @@ async def batch(request: web.Request) -> web.StreamResponse:
         stored = await asyncio.to_thread(storage.ingest, verified.entries, verified.checkpoints, verified.certificates)
     finally:
         app[INGEST].release()
-    await asyncio.to_thread(storage.record_contact, device, request.remote or "", uploaded=stored.applied)
+    await asyncio.to_thread(storage.record_upload, device, stored.applied)
     # Only the batch's origins: a whole vector of a large network would outweigh a small batch.
     return frame_response(messages.Ack(vector=stored.heads))
 

@@ -187,17 +187,23 @@ class HubStorage:
                      for origin in origins}
         return Ingested(len(fresh), held, heads)
 
-    def record_contact(self, device: str, address: str, vector: Mapping[str, int] | None = None,
-                       uploaded: int = 0) -> None:
-        """A laptop called: when, from where, what it said it holds (at hello), what it uploaded."""
+    def record_contact(self, device: str, address: str, vector: Mapping[str, int]) -> None:
+        """A laptop said hello: when, from where, and what it holds."""
         with self._transaction() as cur:
             cur.execute(self._sql(
-                "INSERT INTO hub_devices VALUES (?, ?, ?, ?, ?) ON CONFLICT (device) DO UPDATE SET "
-                "address = excluded.address, last_contact = excluded.last_contact, "
-                "vector = coalesce(?, hub_devices.vector), uploaded = hub_devices.uploaded + excluded.uploaded"),
-                (device, address, datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                 canonical(dict(vector or {})), uploaded, canonical(dict(vector)) if vector is not None else None))
+                "INSERT INTO hub_devices VALUES (?, ?, ?, ?, 0) ON CONFLICT (device) DO UPDATE SET "
+                "address = excluded.address, last_contact = excluded.last_contact, vector = excluded.vector"),
+                (device, address, _now(), canonical(dict(vector))))
 
+    def record_upload(self, device: str, applied: int) -> None:
+        """A laptop's batch was stored: `applied` entries new to the hub."""
+        with self._transaction() as cur:
+            cur.execute(self._sql("UPDATE hub_devices SET last_contact = ?, uploaded = uploaded + ? WHERE device = ?"),
+                        (_now(), applied, device))
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 class SqliteStorage(HubStorage):
     kind = "sqlite"

@@ -30,7 +30,7 @@ class Uplink:
         self.attempts = attempts  # tries per request within a round
         self._on_change = on_change or (lambda: None)
         self.url = ""
-        self.status = "off"  # off (no hub configured), waiting, sending, sent, failed
+        self.status = "off"  # off (no hub configured), sending, sent, failed
         self.pending: int | None = None  # None until counted
         self.sent = 0  # in the round under way, or the last one
         self.last_success: datetime | None = None

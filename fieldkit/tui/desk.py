@@ -155,7 +155,7 @@ class Desk:
 
     async def hub_standing(self) -> tuple[int, datetime | None]:
         """Entries this laptop holds that no hub has acknowledged (no hub yet: all of them), and
-        when a hub last acknowledged any."""
+        when a round with the hub last finished."""
         store = self.clinic.store
         return await off_loop(lambda: (hub_vector.pending(store), hub_vector.last_success(store)))
 

@@ -48,7 +48,7 @@ class SyncState:
     last_sync: datetime | None = None
     pending_for_hub: int = 0
     hub: str = ""  # the hub's URL; empty when none is configured
-    hub_last: datetime | None = None  # the hub's last acknowledgement
+    hub_last: datetime | None = None  # when a round with the hub last finished
     hub_error: str = ""  # why the last round with the hub failed
     history: tuple[str, ...] = field(default=())
     problem: str = ""  # why the LAN is not being searched, in words
