@@ -171,21 +171,19 @@ class HubStorage:
             held = count_held(entries, heads, lambda origin, seq: cur.execute(
                 self._sql("SELECT hash FROM hub_journal WHERE origin = ? AND seq = ?"), (origin, seq)).fetchone()[0])
             fresh = plan_chain(entries, heads)
+            moved = {e.origin: (e.seq, e.hash) for e in fresh}  # chain order: each origin's last is its new head
             if fresh:
                 self._insert_entries(cur, fresh)
-                tops: dict[str, Entry] = {}
-                for entry in fresh:
-                    tops[entry.origin] = entry
-                for origin, top in tops.items():
-                    cur.execute(self._sql("INSERT INTO hub_heads VALUES (?, ?, ?) ON CONFLICT (origin) DO UPDATE "
-                                          "SET seq = excluded.seq, hash = excluded.hash"), (origin, top.seq, top.hash))
+                cur.executemany(self._sql("INSERT INTO hub_heads VALUES (?, ?, ?) ON CONFLICT (origin) DO UPDATE "
+                                          "SET seq = excluded.seq, hash = excluded.hash"),
+                                [(origin, seq, digest) for origin, (seq, digest) in moved.items()])
                 cur.executemany(self._sql("INSERT INTO hub_checkpoints VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"),
                                 [(c.origin, c.seq, c.hash, c.signature.hex()) for c in checkpoints])
                 cur.executemany(self._sql("INSERT INTO hub_certificates VALUES (?, ?) ON CONFLICT DO NOTHING"),
                                 [(device, pem.decode()) for device, pem in certificates.items()])
-            heads = {origin: cur.execute(self._sql("SELECT seq FROM hub_heads WHERE origin = ?"), (origin,)).fetchone()[0]
-                     for origin in origins}
-        return Ingested(len(fresh), held, heads)
+        # The origins are locked for the transaction: their heads are what it read, moved by what it wrote.
+        heads |= moved
+        return Ingested(len(fresh), held, {origin: heads[origin][0] for origin in origins})
 
     def record_contact(self, device: str, address: str, vector: Mapping[str, int]) -> None:
         """A laptop said hello: when, from where, and what it holds."""
