@@ -52,8 +52,9 @@ def database(kind: str, data: Path) -> Iterator[str]:
 
 
 @asynccontextmanager
-async def running_hub(data: Path, url: str, **settings) -> AsyncIterator[Hub]:
-    storage = HubStorage.open(url)
+async def running_hub(data: Path, url: str, storage: HubStorage | None = None, **settings) -> AsyncIterator[Hub]:
+    """The hub on loopback, on `storage` (opened from `url` unless given), closed afterwards."""
+    storage = storage or HubStorage.open(url)
     hub_settings = HubSettings.load(data, environ={}, host="127.0.0.1", port=0, database=url, **settings)
     try:
         async with Hub(hub_settings, storage, identity.load(data)) as hub:

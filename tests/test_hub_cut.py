@@ -17,24 +17,22 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from contextlib import asynccontextmanager, closing
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator, Callable
+from typing import Callable
 
 import psycopg
 import pytest
 
-from fieldkit.hub import identity
 from fieldkit.hub.app import Hub
-from fieldkit.hub.settings import HubSettings
 from fieldkit.hub.storage import PostgresStorage, SqliteStorage
 from fieldkit.records.demo import people, person_changes
 from fieldkit.store.db import Store
 from fieldkit.store.journal import COLUMNS, parse
 from fieldkit.store.keystore import Keystore
 from fieldkit.sync.forwarder import HubClient, HubUnreachable, push
-from hub_support import database, enrol_hub
+from hub_support import database, enrol_hub, running_hub
 from sync_support import PASSPHRASE, Laptop, journal, network
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -86,16 +84,9 @@ class CountingPostgres(Counting, PostgresStorage):
         self._start_counting()
 
 
-@asynccontextmanager
-async def counted_hub(data: Path, url: str) -> AsyncIterator[Hub]:
+def counted_hub(data: Path, url: str):
     storage = CountingPostgres(url) if url.startswith("postgresql://") else CountingSqlite(url)
-    settings = HubSettings.load(data, environ={}, host="127.0.0.1", port=0, database=url)
-    try:
-        async with Hub(settings, storage, identity.load(data)) as hub:
-            hub.url = f"https://127.0.0.1:{hub.port}"
-            yield hub
-    finally:
-        storage.close()
+    return running_hub(data, url, storage)
 
 
 def hub_rows(url: str) -> list[tuple]:
