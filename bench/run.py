@@ -122,7 +122,7 @@ def one_size(count: int) -> dict:
             t = time.perf_counter()
             folded = store.rebuild()
             result["rebuild_per_s"] = folded / (time.perf_counter() - t)
-            store.read(lambda conn: conn.execute("PRAGMA wal_checkpoint(TRUNCATE)"))
+            store.write(lambda tx: tx.execute("PRAGMA wal_checkpoint(TRUNCATE)"))
             store.close()
             result["bytes_per_patient"] = database_bytes(path) / count
             raw_key = os.urandom(32)

@@ -236,7 +236,7 @@ def bare_python() -> float:
 # -- 2 and 3. on the home screen ---------------------------------------------------------------
 
 async def screen_figures(home: Path) -> dict:
-    from fieldkit.cli import DEMO_PASSPHRASE, DEMO_USER
+    from fieldkit.cli.context import DEMO_PASSPHRASE, DEMO_USER
     from fieldkit.store.home import Home
     from fieldkit.tui.app import FieldkitApp
     from fieldkit.tui.desk import PAGE

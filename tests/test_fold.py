@@ -29,7 +29,7 @@ op = st.one_of(
 
 
 def sync(source, target) -> None:
-    target.apply_remote(source.entries_after(target.version_vector(), limit=10**6))
+    target.ingest(source.entries_after(target.version_vector(), limit=10**6))
 
 
 def run_history(laptops, ops) -> None:
@@ -90,10 +90,10 @@ def test_any_causal_order_folds_to_the_same_state(make_store, ops, seed):
     rng = random.Random(seed)
     replay = make_store()
     for entry in interleave(entries.values(), rng):
-        replay.apply_remote([entry])
+        replay.ingest([entry])
     assert replay.state_hash() == expected
 
-    again = replay.apply_remote(interleave(entries.values(), rng))
+    again = replay.ingest(interleave(entries.values(), rng))
     assert again.applied == 0 and again.already_held == len(entries)
     assert replay.state_hash() == expected, "applying entries twice changed the state"
 

@@ -40,7 +40,7 @@ async def test_ten_laptops_upload_at_once_and_each_entry_is_stored_once(tmp_path
     with database(kind, tmp_path / "hub") as url:
         async with running_hub(tmp_path / "hub", url) as hub:
             reports = await asyncio.gather(*(push(l.store, l.member, hub.url, first_batch=10) for l in laptops))
-            held = await asyncio.to_thread(hub.storage.vector)
+            held = await asyncio.to_thread(hub.storage.version_vector)
             stored = await asyncio.to_thread(hub.storage.count)
     everyone = set().union(*[await asyncio.to_thread(journal, l) for l in laptops])
     assert stored == len(everyone)  # every entry once: the primary key would refuse a second
@@ -48,7 +48,7 @@ async def test_ten_laptops_upload_at_once_and_each_entry_is_stored_once(tmp_path
         mine = await asyncio.to_thread(laptop.store.version_vector)
         assert all(held[origin] >= seq for origin, seq in mine.items())
         assert report.sent == 121 and report.batches >= 2
-        assert report.pending == 0 and await asyncio.to_thread(pending, laptop.store) == 0
+        assert report.pending == 0 and await laptop.store.aread(pending) == 0
         assert {o: s for o, s in report.hub_vector.items() if o in mine} == {o: held[o] for o in mine}
 
 
@@ -150,7 +150,7 @@ async def test_two_hub_processes_on_one_postgresql_take_the_same_entries_at_once
         first, second = await asyncio.gather(push(a.store, a.member, one, first_batch=10, pull=False),
                                              push(b.store, b.member, two, first_batch=10, pull=False))
         storage = HubStorage.open(url)
-        stored, held = storage.count(), storage.vector()
+        stored, held = storage.count(), storage.version_vector()
         storage.close()
         with psycopg.connect(url) as conn:
             rows = conn.execute("SELECT count(*) FROM hub_journal").fetchone()[0]
@@ -177,7 +177,7 @@ async def test_an_upload_cut_by_killing_the_hub_resumes_without_loss_or_repeats(
                        client=HubClient(address, laptop.member, attempts=2))
     remembered = parse(await asyncio.to_thread(laptop.store.get_meta, "hub_vector"))
     assert remembered[laptop.device] == acked[-1]
-    assert await asyncio.to_thread(last_success, laptop.store) is None  # moved entries, but no round finished
+    assert await laptop.store.aread(last_success) is None  # moved entries, but no round finished
     storage = HubStorage.open(url)
     survived = storage.count()  # what the killed hub had committed
     storage.close()
@@ -191,7 +191,7 @@ async def test_an_upload_cut_by_killing_the_hub_resumes_without_loss_or_repeats(
     total = len(await asyncio.to_thread(journal, laptop))
     assert stored == total == 401
     assert resumed.sent == total - survived and resumed.pending == 0  # nothing sent twice
-    assert await asyncio.to_thread(last_success, laptop.store) is not None
+    assert await laptop.store.aread(last_success) is not None
 
 
 async def test_the_openapi_description_is_valid_and_names_every_route_the_hub_serves(tmp_path):

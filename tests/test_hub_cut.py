@@ -218,7 +218,7 @@ def remembered(laptop: Laptop) -> dict[str, int]:
 
 def claims_no_more_than_held(laptop: Laptop, storage: Counting) -> dict[str, int]:
     """The hub vector the laptop remembers never claims an entry the hub does not hold."""
-    claimed, held = remembered(laptop), storage.vector()
+    claimed, held = remembered(laptop), storage.version_vector()
     assert all(seq <= held.get(origin, 0) for origin, seq in claimed.items()), (claimed, held)
     return claimed
 
@@ -237,7 +237,7 @@ async def everything_once(laptop: Laptop, hub: Hub, url: str) -> int:
     assert len(rows) == len(set(rows)) == len(mine)  # none twice
     assert set(rows) == mine  # none lost, none altered
     assert await asyncio.to_thread(hub.storage.count) == len(mine)
-    assert await asyncio.to_thread(hub.storage.vector) == await asyncio.to_thread(laptop.store.version_vector)
+    assert await asyncio.to_thread(hub.storage.version_vector) == await asyncio.to_thread(laptop.store.version_vector)
     return len(mine)
 
 
@@ -338,7 +338,7 @@ async def test_a_link_dropped_mid_upload_is_carried_through_by_the_forwarders_re
                 assert (retry.offered, retry.applied, retry.held) == (cut.offered, 0, cut.offered)
                 assert storage.sent_twice() == cut.offered
             assert storage.sent_twice() <= storage.largest_batch()
-            assert remembered(laptop) == await asyncio.to_thread(storage.vector)
+            assert remembered(laptop) == await asyncio.to_thread(storage.version_vector)
 
 
 @pytest.mark.parametrize("kind", BACKENDS)
@@ -372,4 +372,4 @@ async def test_a_link_that_stays_down_gives_up_and_the_next_push_resumes_where_t
             assert resumed.sent == total - before and resumed.pending == 0  # from the hub's vector
             assert storage.sent_twice() == 0 and sum(o.offered for o in storage.offers) == total
             assert storage.sent_twice() <= storage.largest_batch()
-            assert remembered(laptop) == await asyncio.to_thread(storage.vector)
+            assert remembered(laptop) == await asyncio.to_thread(storage.version_vector)

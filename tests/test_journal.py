@@ -32,7 +32,7 @@ def test_tampered_entry_is_refused_and_nothing_changes(make_store, field, value)
     before = receiver.state_hash()
     tampered = dataclasses.replace(entries[1], **{field: value})
     with pytest.raises(ChainError, match="does not match its hash"):
-        receiver.apply_remote([entries[0], tampered, entries[2]])
+        receiver.ingest([entries[0], tampered, entries[2]])
     assert receiver.state_hash() == before and receiver.version_vector() == {}
 
 
@@ -40,7 +40,7 @@ def test_gap_is_refused(make_store):
     entries = history(make_store())
     receiver = make_store()
     with pytest.raises(ChainError, match="skip from #0 to #2"):
-        receiver.apply_remote(entries[1:])
+        receiver.ingest(entries[1:])
     assert receiver.version_vector() == {}
 
 
@@ -50,16 +50,16 @@ def test_broken_link_is_refused_even_with_a_valid_hash(make_store):
     forged = dataclasses.replace(forged, hash=compute_hash(*dataclasses.astuple(forged)[:9], forged.data))
     receiver = make_store()
     with pytest.raises(ChainError, match="broken hash chain"):
-        receiver.apply_remote([entries[0], forged])
+        receiver.ingest([entries[0], forged])
     assert receiver.version_vector() == {}
 
 
 def test_replay_is_harmless(make_store):
     entries = history(make_store())
     receiver = make_store()
-    assert receiver.apply_remote(entries).applied == 3
+    assert receiver.ingest(entries).applied == 3
     state = receiver.state_hash()
-    result = receiver.apply_remote(entries)
+    result = receiver.ingest(entries)
     assert (result.applied, result.already_held) == (0, 3)
     assert receiver.state_hash() == state
 
@@ -67,11 +67,11 @@ def test_replay_is_harmless(make_store):
 def test_two_histories_for_one_seq_are_refused(make_store):
     entries = history(make_store())
     receiver = make_store()
-    receiver.apply_remote(entries)
+    receiver.ingest(entries)
     other = dataclasses.replace(entries[2], data='{"fields":{"given_name":"Clone"}}')
     other = dataclasses.replace(other, hash=compute_hash(*dataclasses.astuple(other)[:9], other.data))
     with pytest.raises(ChainError, match="two histories"):
-        receiver.apply_remote([other])
+        receiver.ingest([other])
 
 
 def test_malformed_wire_entry_is_refused():
@@ -91,9 +91,9 @@ def test_unknown_newer_schema_is_kept_and_relayed_but_not_folded(make_store):
     future = dataclasses.replace(future, hash=compute_hash(*dataclasses.astuple(future)[:9], future.data))
     receiver, relay_target = make_store(), make_store()
     empty = receiver.state_hash()
-    receiver.apply_remote([future])
+    receiver.ingest([future])
     assert receiver.state_hash() == empty
-    relay_target.apply_remote(receiver.entries_after({}))
+    relay_target.ingest(receiver.entries_after({}))
     assert relay_target.entries_after({}) == [future]
 
 
@@ -136,7 +136,7 @@ def test_far_future_entry_is_kept_and_flagged_without_dragging_our_clock(make_st
     sender, receiver = make_store(), make_store()
     sender.clock.last = pack(millis(sender.clock.now()) + 10 * 365 * 86_400_000)  # ten years ahead
     entries = history(sender, 1)
-    result = receiver.apply_remote(entries)
+    result = receiver.ingest(entries)
     assert result.applied == 1 and result.suspect_clock == [sender.device_id]
     [mine] = receiver.append([Change("patient", "q", "create", {"fields": {"given_name": "B"}})], user="u")
     assert mine.hlc < entries[0].hlc

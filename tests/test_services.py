@@ -129,10 +129,10 @@ def test_edit_records_the_version_seen(store):
 def test_supervisor_resolves_a_safety_conflict(make_store):
     a, b = make_store(device=1), make_store(device=2)
     pid = clinic(a).register(FATIMA).patient_id
-    b.apply_remote(a.entries_after({}))
+    b.ingest(a.entries_after({}))
     clinic(a).edit(pid, {"birth_date": "1987-03-02"})
     clinic(b).edit(pid, {"birth_date": "1989-03-02"})
-    b.apply_remote(a.entries_after(b.version_vector()))
+    b.ingest(a.entries_after(b.version_vector()))
     [conflict] = clinic(b).patient(pid)["conflicts"]
     assert conflict["needs_review"] and {c["value"] for c in conflict["candidates"]} == {"1987-03-02", "1989-03-02"}
     with pytest.raises(FieldkitError, match="needs a reason"):
@@ -140,7 +140,7 @@ def test_supervisor_resolves_a_safety_conflict(make_store):
     clinic(b).resolve_conflict(conflict["id"], "1988-03-02", "checked the birth certificate")
     record = clinic(b).patient(pid)
     assert record["birth_date"] == "1988-03-02" and record["conflicts"] == []
-    a.apply_remote(b.entries_after(a.version_vector()))
+    a.ingest(b.entries_after(a.version_vector()))
     assert a.state_hash() == b.state_hash()
     assert clinic(a).patient(pid)["conflicts"] == []
 

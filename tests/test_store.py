@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import threading
 
 import pytest
@@ -96,7 +98,7 @@ def test_each_user_has_a_role_and_own_passphrase(tmp_path):
     home, store, _ = new_clinic(tmp_path)
     clerk = add_user(home, store, by="amina", by_passphrase="field kit 2026", name="bao",
                      role="clerk", passphrase="bao's own phrase")
-    with pytest.raises(FieldkitError, match="only a supervisor"):
+    with pytest.raises(FieldkitError, match="may not manage users"):
         add_user(home, store, by="bao", by_passphrase="bao's own phrase", name="x", role="clerk",
                  passphrase="whatever phrase")
     with pytest.raises(FieldkitError, match="role must be one of"):
@@ -129,26 +131,30 @@ def tamper(store, sql):
         conn.execute("DROP TRIGGER audit_no_update")
         conn.execute("DROP TRIGGER audit_no_delete")
         conn.execute(sql)
-    store.read(job)
+    store.write(job)
+
+
+def viewed(store, user, patient_id="p1"):
+    store.write(lambda tx: tx.audit(user.id, "view patient", patient_id))
 
 
 def test_audit_log_records_writes_and_views_and_verifies(tmp_path):
     home, store, user = new_clinic(tmp_path)
     store.append([Change("patient", "p1", "create", {"fields": {"given_name": "Lan"}})], user=user.id)
-    store.record_view(user.id, "p1")
+    viewed(store, user)
     rows = store.read(lambda conn: conn.execute("SELECT user, action, entity_id FROM audit").fetchall())
     assert (user.id, "create patient", "p1") in rows and (user.id, "view patient", "p1") in rows
     assert store.verify_audit().ok
     with pytest.raises(sqlcipher3.DatabaseError, match="append-only"):
-        store.read(lambda conn: conn.execute("UPDATE audit SET user = 'x'"))
+        store.write(lambda tx: tx.execute("UPDATE audit SET user = 'x'"))
     with pytest.raises(sqlcipher3.DatabaseError, match="append-only"):
-        store.read(lambda conn: conn.execute("DELETE FROM audit"))
+        store.write(lambda tx: tx.execute("DELETE FROM audit"))
     store.close()
 
 
 def test_audit_verify_detects_a_modified_row(tmp_path):
     home, store, user = new_clinic(tmp_path)
-    store.record_view(user.id, "p1")
+    viewed(store, user)
     tamper(store, "UPDATE audit SET user = 'someone-else' WHERE seq = 1")
     report = store.verify_audit()
     assert not report.ok and "modified" in report.problem
@@ -158,24 +164,28 @@ def test_audit_verify_detects_a_modified_row(tmp_path):
 def test_audit_verify_detects_truncation(tmp_path):
     home, store, user = new_clinic(tmp_path)
     for _ in range(3):
-        store.record_view(user.id, "p1")
+        viewed(store, user)
     tamper(store, "DELETE FROM audit WHERE seq > 2")
     report = store.verify_audit()
     assert not report.ok and "truncated" in report.problem
     store.close()
 
 
-def test_one_writer_thread_owns_the_connection(tmp_path):
+def test_reads_run_on_readers_that_refuse_writes_and_writes_on_the_one_writer(tmp_path):
     home, store, _ = new_clinic(tmp_path)
-    seen = store.read(lambda conn: threading.current_thread())
-    assert seen is store.writer.thread and seen is not threading.current_thread()
+    reader = store.read(lambda conn: threading.current_thread())
+    writer = store.write(lambda tx: threading.current_thread())
+    assert reader.name.startswith("fieldkit-reader") and writer.name == "fieldkit-writer"
+    assert store.write(lambda tx: threading.current_thread()) is writer
+    with pytest.raises(sqlcipher3.OperationalError, match="readonly"):
+        store.read(lambda conn: conn.execute("INSERT INTO meta VALUES ('x', 1)"))
     with pytest.raises(sqlcipher3.ProgrammingError):
-        store.read(lambda conn: conn).execute("SELECT 1")  # refused outside the writer thread
+        store.read(lambda conn: conn).execute("SELECT 1")  # refused outside its own thread
     store.close()
 
 
 async def test_async_callers_await_the_writer(tmp_path):
-    home, store, user = new_clinic(tmp_path)
+    home, store, user = await asyncio.to_thread(new_clinic, tmp_path)
     entries = await store.aappend([Change("patient", "p", "create", {"fields": {"given_name": "A"}})], user=user.id)
     assert entries[0].seq == 2  # after the supervisor's own user entry
     assert await store.aread(lambda conn: conn.execute("SELECT count(*) FROM patients").fetchone()[0]) == 1
@@ -212,7 +222,7 @@ def test_a_database_of_schema_3_moves_its_journal_to_a_rowid_table_and_keeps_eve
     assert migrated.rebuild() == len(rows)
     assert migrated.state_hash() == state
     with pytest.raises(sqlcipher3.IntegrityError):  # (origin, seq) is still one entry
-        migrated.read(lambda conn: conn.execute("INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows[0]))
+        migrated.write(lambda tx: tx.execute("INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows[0]))
     migrated.close()
     conn = connect(tmp_path / "old.db", key)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)

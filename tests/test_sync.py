@@ -333,7 +333,7 @@ def batch_of(out) -> messages.Batch:
 def receive(laptop, batch: messages.Batch, verifier: Verifier | None = None):
     """What `session._receive` does with a batch: verify, then journal and fold."""
     verified = (verifier or Verifier(laptop.store, laptop.member.network)).check(batch)
-    return laptop.store.apply_remote(verified.entries, checkpoints=verified.checkpoints,
+    return laptop.store.ingest(verified.entries, checkpoints=verified.checkpoints,
                                      certificates=verified.certificates)
 
 
@@ -710,7 +710,7 @@ async def test_a_journal_corrupted_on_disk_is_refused_by_the_receiver(laptops):
     a, b = laptops(2)
     a.clinic.register(LAN)
     a.clinic.register(MINH)
-    a.store.read(lambda conn: conn.execute(
+    a.store.write(lambda tx: tx.execute(
         "UPDATE journal SET data = replace(data, 'Lan', 'Lam') WHERE origin = ? AND seq = 2", (a.device,)))
     before = state(b)
     async with serving(b) as server:
@@ -724,7 +724,7 @@ async def test_a_journal_corrupted_on_disk_is_refused_by_the_receiver(laptops):
 async def test_the_sender_of_a_corrupted_journal_is_told_why(laptops):
     a, b = laptops(2)
     a.clinic.register(LAN)
-    a.store.read(lambda conn: conn.execute(
+    a.store.write(lambda tx: tx.execute(
         "UPDATE journal SET data = replace(data, 'Lan', 'Lam') WHERE origin = ? AND seq = 2", (a.device,)))
     async with serving(b) as server:
         with pytest.raises(PeerRefused, match="does not match its hash"):

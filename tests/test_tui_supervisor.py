@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from fieldkit.records.roles import NotAllowed
+from fieldkit.permissions import NotAllowed
 from fieldkit.i18n import day
 from fieldkit.records.models import Patient
 from fieldkit.records.services import Clinic, registration
@@ -209,7 +209,7 @@ async def test_changing_a_role_and_keeping_the_last_supervisor(home, clerk):
         await pilot.press("f3")
         await until(pilot, lambda: "supervisor" in str(app.screen.query_one("#user-list").get_row_at(1)))
         assert (await asyncio.to_thread(Keystore(home.keystore).user, "hoa")).role == "supervisor"
-        journalled = await asyncio.to_thread(app.desk.clinic.store.read, lambda conn: conn.execute(
+        journalled = await asyncio.to_thread(app.desk.store.read, lambda conn: conn.execute(
             "SELECT role FROM users WHERE name = 'hoa'").fetchone()[0])
         assert journalled == "supervisor"
 

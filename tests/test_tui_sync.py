@@ -24,7 +24,6 @@ async def test_a_peer_is_found_synced_and_shown_with_its_history(tmp_path):
         await sign_in(pilot, PASSPHRASE)
         patient = await asyncio.to_thread(there.clinic.register, {"given_name": "Hương", "family_name": "Trần",
                                                                   "sex": "female"})
-        peer.poke()
         await until(pilot, lambda: any(p.device == there.device and p.last_sync for p in app.sync_state.peers), 20)
         assert app.sync_state.network == "Soc Trang mobile clinics"
         assert "1 peer" in text(app, "StatusBar")

@@ -52,8 +52,8 @@ async def test_saves_reach_the_hub_soon_without_any_command(tmp_path):
             await until(lambda: uplink.pending == 1)
             await until(lambda: uplink.pending == 0 and uplink.last_success > first, 5)
             assert uplink.sent == 1  # the one new entry, nothing twice
-        assert await asyncio.to_thread(hub.storage.vector) == await asyncio.to_thread(laptop.store.version_vector)
-    assert await asyncio.to_thread(pending, laptop.store) == 0
+        assert await asyncio.to_thread(hub.storage.version_vector) == await asyncio.to_thread(laptop.store.version_vector)
+    assert await laptop.store.aread(pending) == 0
 
 
 async def test_a_hub_that_is_down_is_retried_with_growing_waits_not_in_a_loop(tmp_path):

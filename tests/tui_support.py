@@ -10,7 +10,7 @@ import pytest
 from fieldkit.records.services import Clinic
 from fieldkit.store.home import Home
 from fieldkit.store.session import create_clinic
-from fieldkit.store.writer import Writer
+from fieldkit.store.threads import ConnectionThreads
 from fieldkit.sync.identity import new_device_key
 
 PASSPHRASE = "field kit 2026"
@@ -21,7 +21,7 @@ FATIMA = {"given_name": "فاطمة", "family_name": "الحسن", "sex": "femal
 @pytest.fixture(autouse=True)
 def database_off_the_loop(monkeypatch):
     """Fail any test in which a database call waits on a thread that runs an event loop."""
-    original = Writer.call
+    original = ConnectionThreads.call
 
     def call(self, job):
         try:
@@ -30,7 +30,7 @@ def database_off_the_loop(monkeypatch):
             return original(self, job)
         raise AssertionError("a database call ran on the event loop")
 
-    monkeypatch.setattr(Writer, "call", call)
+    monkeypatch.setattr(ConnectionThreads, "call", call)
 
 
 @pytest.fixture
@@ -88,11 +88,11 @@ def conflict(home, tmp_path):
 
     here, supervisor = unlock(home, "amina", PASSPHRASE)
     other = Store(tmp_path / "other-laptop.db", bytes(range(32)), device_id="f" * 32)
-    other.apply_remote(here.entries_after({}, limit=10**6))
+    other.ingest(here.entries_after({}, limit=10**6))
     [patient] = Clinic(here, supervisor).search("fatima")
     Clinic(here, supervisor).edit(patient.id, {"birth_date": "1987-03-02"})
     Clinic(other, User("nurse", "hoa", "clinician")).edit(patient.id, {"birth_date": "1989-03-02"})
-    here.apply_remote(other.entries_after(here.version_vector(), limit=10**6))
+    here.ingest(other.entries_after(here.version_vector(), limit=10**6))
     other.close()
     here.close()
     return patient.id

@@ -113,7 +113,7 @@ async def hello(request: web.Request) -> web.StreamResponse:
     if theirs.network != identity.network.id or theirs.device != device:
         raise Refused("the hello names another laptop or network than its certificate")
     await asyncio.to_thread(storage.record_contact, device, request.remote or "", theirs.vector)
-    vector = await asyncio.to_thread(storage.vector)
+    vector = await asyncio.to_thread(storage.version_vector)
     return frame_response(messages.Hello(protocol=messages.PROTOCOL, schema=SCHEMA_VERSION,
                                          network=identity.network.id, device=identity.device_id,
                                          clock=wall_ms(), vector=vector))

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from fieldkit.errors import FieldkitError
-from fieldkit.store.db import Outgoing
 from fieldkit.store.journal import COLUMNS, Checkpoint, Entry, canonical, count_held, parse, plan_chain, role_grants
+from fieldkit.store.outgoing import Outgoing, select
+from fieldkit.store.transaction import Ingested
 
 # One script per schema version, for both backends: the types here mean the same in each.
 MIGRATIONS = [
@@ -51,15 +52,9 @@ CREATE TABLE hub_devices (
 ]
 
 
-@dataclass
-class Ingested:
-    applied: int
-    already_held: int
-    heads: dict[str, int]  # after the commit, of the origins in the batch: the acknowledgement
-
-
 class HubStorage:
-    """The hub's tables on SQLite or PostgreSQL; every method is blocking (call it in a thread)."""
+    """The hub's tables on SQLite or PostgreSQL, answering sync's `JournalHolder`; every method
+    is blocking (call it in a thread)."""
 
     kind: str
 
@@ -92,7 +87,7 @@ class HubStorage:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def vector(self) -> dict[str, int]:
+    def version_vector(self) -> dict[str, int]:
         with self._transaction() as cur:
             return {origin: seq for origin, seq in cur.execute("SELECT origin, seq FROM hub_heads")}
 
@@ -101,7 +96,7 @@ class HubStorage:
             return {device: pem.encode() for device, pem in cur.execute("SELECT device, certificate FROM hub_certificates")}
 
     def role_history(self, authors: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
-        """(version, role) of every role each author was given, oldest first (as `Store.role_history`)."""
+        """(version, role) of every role each author was given, oldest first."""
         with self._transaction() as cur:
             grants = {author: role_grants(cur.execute(self._sql(
                 "SELECT hlc, origin, data FROM hub_journal WHERE entity_id = ? AND entity = 'user'"), (author,)).fetchall())
@@ -118,29 +113,9 @@ class HubStorage:
             return int(cur.execute("SELECT coalesce(sum(seq), 0) FROM hub_heads").fetchone()[0])  # numeric in PG
 
     def outgoing(self, vector: Mapping[str, int], limit: int) -> Outgoing:
-        """Entries the holder of `vector` lacks, each origin's run ending on a checkpoint we hold."""
-        batch = Outgoing([], [], {})
+        """The next batch for the holder of `vector` (outgoing.select)."""
         with self._transaction() as cur:
-            for origin, top in cur.execute("SELECT origin, seq FROM hub_heads ORDER BY origin").fetchall():
-                have = vector.get(origin, 0)
-                room = limit - len(batch.entries)
-                if top <= have or room <= 0:
-                    continue
-                signed = cur.execute(self._sql("SELECT seq, hash, signature FROM hub_checkpoints WHERE origin = ? "
-                                               "AND seq > ? ORDER BY seq"), (origin, have)).fetchall()
-                ends = [row for row in signed if row[0] - have <= room] or signed[:1]
-                if not ends:
-                    continue
-                end, digest, signature = ends[-1]
-                rows = cur.execute(self._sql(f"SELECT {', '.join(COLUMNS)} FROM hub_journal WHERE origin = ? "
-                                             "AND seq > ? AND seq <= ? ORDER BY seq"), (origin, have, end)).fetchall()
-                batch.entries += [Entry(*row) for row in rows]
-                batch.checkpoints.append(Checkpoint(origin, end, digest, bytes.fromhex(signature)))
-                certificate = have == 0 and cur.execute(self._sql(
-                    "SELECT certificate FROM hub_certificates WHERE device = ?"), (origin,)).fetchone()  # as Store.outgoing
-                if certificate:
-                    batch.certificates[origin] = certificate[0].encode()
-        return batch
+            return select(_Tables(cur, self._sql), vector, limit)
 
     def devices(self) -> list[dict[str, Any]]:
         revoked = self.revoked()
@@ -154,12 +129,14 @@ class HubStorage:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def ingest(self, entries: list[Entry], checkpoints: list[Checkpoint], certificates: Mapping[str, bytes]) -> Ingested:
+    def ingest(self, entries: Iterable[Entry], checkpoints: Iterable[Checkpoint] = (),
+               certificates: Mapping[str, bytes] | None = None) -> Ingested:
         """Store verified entries the hub lacks, with their proof; all or nothing.
 
         A gap, a broken link or a second history for one laptop raises ChainError; entries
         already held are skipped, so a re-sent batch stores nothing and is acknowledged again.
         """
+        entries, certificates = list(entries), certificates or {}
         origins = sorted({e.origin for e in entries})
         with self._transaction() as cur:
             self._lock_origins(cur, origins)
@@ -200,8 +177,33 @@ class HubStorage:
                         (_now(), applied, device))
 
 
+class _Tables:
+    """The hub's journal tables as batch selection reads them (outgoing.JournalTables)."""
+
+    def __init__(self, cur: Any, sql: Any) -> None:
+        self.cur, self.sql = cur, sql
+
+    def heads(self) -> list[tuple[str, int]]:
+        return self.cur.execute("SELECT origin, seq FROM hub_heads ORDER BY origin").fetchall()
+
+    def signed_after(self, origin: str, seq: int) -> list[tuple[int, str, bytes]]:
+        return [(at, digest, bytes.fromhex(signature)) for at, digest, signature in self.cur.execute(self.sql(
+            "SELECT seq, hash, signature FROM hub_checkpoints WHERE origin = ? AND seq > ? ORDER BY seq"),
+            (origin, seq)).fetchall()]
+
+    def entries(self, origin: str, after: int, upto: int) -> list[Entry]:
+        return [Entry(*row) for row in self.cur.execute(self.sql(
+            f"SELECT {', '.join(COLUMNS)} FROM hub_journal WHERE origin = ? AND seq > ? AND seq <= ? ORDER BY seq"),
+            (origin, after, upto)).fetchall()]
+
+    def certificate(self, origin: str) -> bytes | None:
+        row = self.cur.execute(self.sql("SELECT certificate FROM hub_certificates WHERE device = ?"), (origin,)).fetchone()
+        return row[0].encode() if row else None
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
 
 class SqliteStorage(HubStorage):
     kind = "sqlite"

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from fieldkit.errors import FieldkitError
 from fieldkit.i18n import N_, _
+from fieldkit.records.names import full_name
 from fieldkit.text import ascii_digits, clean_text, parse_number
 
 Sex = Literal["female", "male", "other", "unknown"]
@@ -26,7 +27,6 @@ Avpu = Literal["A", "C", "V", "P", "U"]  # C: new confusion (NEWS2's ACVPU)
 EncounterKind = Literal["visit", "teletriage", "home", "screening", "vaccination"]
 Urgency = Literal["routine", "urgent", "emergency"]
 
-NAME_PARTS = ("given_name", "other_names", "family_name")
 PRESCRIPTION_PARTS = ("drug", "dose", "route", "frequency", "duration_days")
 OLDEST_BIRTH = date(1900, 1, 1)
 MAX_AGE_YEARS = 125
@@ -109,11 +109,6 @@ def alarm(measure: Measure, value: float) -> str | None:
         message = _("{label} {value} {unit} is very low") if value < low else _("{label} {value} {unit} is very high")
         return message.format(label=_(measure.label), value=_format(value, measure.decimals), unit=measure.unit)
     return None
-
-
-def full_name(record: Mapping[str, Any]) -> str:
-    """The name parts of a patient record (a dict of its fields) as one line."""
-    return " ".join(part for part in (record.get(name) for name in NAME_PARTS) if part)
 
 
 def age_in_years(birth: date, on: date | None = None) -> float:

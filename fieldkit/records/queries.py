@@ -1,4 +1,5 @@
-"""Reading the folded tables into what a screen or a `--json` command shows."""
+"""Reading the folded tables into what a screen or a `--json` command shows, and opening a
+patient's record, the one read that writes: it is audited in the transaction that reads it."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from datetime import date, datetime, timedelta, timezone
 from datetime import time as dt_time
 from typing import Any
 
+from fieldkit.errors import FieldkitError
+from fieldkit.store.db import Transaction
 from fieldkit.store.entities import MUTABLE, PATIENT
 from fieldkit.store.hlc import millis, pack
+from fieldkit.store.keystore import User
 
 
 def when(ver: str) -> str:
@@ -63,6 +67,15 @@ def patient_record(conn, patient_id: str) -> dict[str, Any] | None:
         "SELECT id, to_facility, reason, urgency, status FROM referrals WHERE patient_id = ? AND voided IS NOT 1",
         (patient_id,))]
     record["conflicts"] = conflicts(conn, entity_id=patient_id)
+    return record
+
+
+def open_patient(tx: Transaction, user: User, patient_id: str) -> dict[str, Any]:
+    """A patient's whole record; the opening is audited in the transaction that reads it."""
+    record = patient_record(tx, patient_id)
+    if record is None:
+        raise FieldkitError(f"no patient with id {patient_id}")
+    tx.audit(user.id, "view patient", patient_id)
     return record
 
 

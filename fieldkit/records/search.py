@@ -14,7 +14,7 @@ from functools import lru_cache
 from rapidfuzz import fuzz
 
 from fieldkit.namekeys import fold, query_alternatives, skeleton
-from fieldkit.records.models import full_name
+from fieldkit.records.names import full_name
 
 # Above every code point in UTF-8 order, so [key, key + TOP) is "starts with key".
 TOP = "\U0010ffff"

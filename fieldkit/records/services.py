@@ -1,29 +1,35 @@
 """What clinic staff do, as journal changes: register, edit, record, amend, void, merge, resolve.
 
-Every method validates first (bad input raises a one-line error and writes nothing), checks the
-user's role, then appends all its changes in one transaction. Reads that show a patient's record
-are audited before the record is returned.
+Each use case is a function of one write transaction and the signed-in user: it checks the
+user's role, validates what was typed (bad input raises a one-line error and writes nothing),
+reads the state it changes and appends its changes, all inside the transaction, so another
+process cannot change that state between the check and the save. `Clinic` runs them for the
+command line and the tests; the clinic screen's `Desk` awaits the very same functions.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Callable, Sequence, TypeVar
 
 import pydantic
 
 from fieldkit.errors import FieldkitError
+from fieldkit.permissions import Write, require, require_write
 from fieldkit.records import queries, search
 from fieldkit.records.duplicates import Match, likely_duplicates
 from fieldkit.records.ids import new_id
 from fieldkit.records.models import Encounter, Patient, age_in_years, describe_error
-from fieldkit.records.roles import require
 from fieldkit.records.scores import Score, news2, qsofa
-from fieldkit.store.db import Change, Store
+from fieldkit.store.db import Change, Store, Transaction
 from fieldkit.store.fold import field_versions
 from fieldkit.store.keystore import User
 from fieldkit.text import clean_text
+
+T = TypeVar("T")
+TASKS = {"followup": ("followups", frozenset({"open", "done", "cancelled"})),
+         "referral": ("referrals", frozenset({"pending", "sent", "arrived", "cancelled"}))}
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,7 @@ def _score_fields(score: Score) -> dict[str, Any]:
             "complete": score.complete, "missing": list(score.missing)}
 
 
-def registration(patient: Patient, *, duplicates: list[str] = (), reason: str = "") -> Change:
+def registration(patient: Patient, *, duplicates: Sequence[str] = (), reason: str = "") -> Change:
     """The journal change that registers a new patient."""
     payload: dict[str, Any] = {"fields": patient.to_fields()}
     if duplicates:
@@ -78,147 +84,181 @@ def encounter_changes(encounter: Encounter, *, age_years: float | None = None) -
     return RecordedEncounter(encounter_id, early, sepsis, tuple(encounter.vitals.warnings())), changes
 
 
+def _current(db: Any, patient_id: str) -> dict[str, Any]:
+    fields = queries.patient_fields(db, patient_id)
+    if fields is None:
+        raise FieldkitError(f"no patient with id {patient_id}")
+    return fields
+
+
+def _update(tx: Transaction, entity: str, entity_id: str, fields: dict[str, Any], **extra: Any) -> Change:
+    """An update recording, for each field, the version its author saw (what the fold compares)."""
+    versions = field_versions(tx, entity_id)
+    return Change(entity, entity_id, "update",
+                  {"fields": fields, "base": {name: versions.get(name, "") for name in fields}, **extra})
+
+
+# -- patients --------------------------------------------------------------------------------------
+
+def register(tx: Transaction, user: User, patient: Patient | dict[str, Any], *, reason: str = "") -> Registration:
+    """Save a new patient; likely duplicates come back as a warning, the save happens anyway."""
+    require(user.role, "register")
+    patient = patient if isinstance(patient, Patient) else validated(Patient, patient)
+    duplicates = likely_duplicates(tx, patient)
+    change = registration(patient, duplicates=[m.patient.id for m in duplicates], reason=reason)
+    tx.append([change], user=user.id)
+    return Registration(change.entity_id, duplicates)
+
+
+def edit(tx: Transaction, user: User, patient_id: str, changes: dict[str, Any]) -> list[str]:
+    """Change demographics; returns the fields that really changed (none: nothing written)."""
+    require(user.role, "edit patient")
+    unknown = set(changes) - set(Patient.model_fields) or set(changes) & {"merged_into", "voided"}
+    if unknown:
+        raise FieldkitError(f"cannot edit {', '.join(sorted(unknown))} here")
+    current = _current(tx, patient_id)
+    updated = validated(Patient, {**current, **changes}).to_fields()
+    changed = {name: value for name, value in updated.items() if current.get(name) != value}
+    changed |= {name: None for name in current if name not in updated and name in changes}
+    if changed:
+        tx.append([_update(tx, "patient", patient_id, changed)], user=user.id)
+    return sorted(changed)
+
+
+def void(tx: Transaction, user: User, patient_id: str, reason: str) -> None:
+    require(user.role, "void patient")
+    _current(tx, patient_id)
+    if not reason.strip():
+        raise FieldkitError("voiding a patient needs a reason")
+    tx.append([_update(tx, "patient", patient_id, {"voided": True}, reason=reason)], user=user.id)
+
+
+def merge(tx: Transaction, user: User, duplicate_id: str, survivor_id: str) -> None:
+    """Point a duplicate at the record that stays; reversible with `unmerge`, nothing deleted."""
+    require(user.role, "merge patients")
+    if duplicate_id == survivor_id:
+        raise FieldkitError("a patient cannot be merged into itself")
+    _current(tx, duplicate_id)
+    if _current(tx, survivor_id).get("merged_into"):
+        raise FieldkitError(f"{survivor_id} is itself merged; merge into the record it points to")
+    tx.append([_update(tx, "patient", duplicate_id, {"merged_into": survivor_id})], user=user.id)
+
+
+def unmerge(tx: Transaction, user: User, duplicate_id: str) -> None:
+    require(user.role, "merge patients")
+    if not _current(tx, duplicate_id).get("merged_into"):
+        raise FieldkitError(f"{duplicate_id} is not merged")
+    tx.append([_update(tx, "patient", duplicate_id, {"merged_into": None})], user=user.id)
+
+
+def resolve_conflict(tx: Transaction, user: User, conflict_id: str, value: Any, reason: str) -> None:
+    """A supervisor's choice for a conflicting field: a new write that supersedes both sides."""
+    require(user.role, "resolve conflict")
+    if not reason.strip():
+        raise FieldkitError("resolving a conflict needs a reason")
+    found = [c for c in queries.conflicts(tx) if c["id"] == conflict_id]
+    if not found:
+        raise FieldkitError(f"no open conflict with id {conflict_id}")
+    conflict = found[0]
+    current = _current(tx, conflict["patient_id"])
+    fields = validated(Patient, {**current, conflict["field"]: value}).to_fields()
+    tx.append([_update(tx, "patient", conflict["patient_id"], {conflict["field"]: fields.get(conflict["field"])},
+                       resolves=[conflict_id], reason=reason)], user=user.id)
+
+
+# -- encounters and tasks --------------------------------------------------------------------------
+
+def record_encounter(tx: Transaction, user: User, encounter: Encounter | dict[str, Any]) -> RecordedEncounter:
+    """Save an encounter with its scores, and its referral and follow-up as their own tasks."""
+    require(user.role, "record encounter")
+    encounter = encounter if isinstance(encounter, Encounter) else validated(Encounter, encounter)
+    patient = _current(tx, encounter.patient_id)
+    if patient.get("merged_into"):
+        raise FieldkitError(f"this patient was merged into {patient['merged_into']}; record there")
+    if patient.get("voided"):
+        raise FieldkitError("this patient record is voided")
+    birth = patient.get("birth_date")
+    age = age_in_years(date.fromisoformat(birth)) if birth else None
+    recorded, changes = encounter_changes(encounter, age_years=age)
+    tx.append(changes, user=user.id)
+    return recorded
+
+
+def amend(tx: Transaction, user: User, encounter_id: str, note: str) -> None:
+    """Add a correction to a saved encounter; the original stays as it was recorded."""
+    _annotate(tx, user, encounter_id, "amend", "note", note)
+
+
+def entered_in_error(tx: Transaction, user: User, encounter_id: str, reason: str) -> None:
+    """Mark a saved encounter as entered in error; it stays in the record, struck through."""
+    _annotate(tx, user, encounter_id, "entered_in_error", "reason", reason)
+
+
+def _annotate(tx: Transaction, user: User, encounter_id: str, op: str, name: str, value: str) -> None:
+    require_write(user.role, Write("encounter", op))
+    if not clean_text(value):
+        raise FieldkitError(f"{op.replace('_', ' ')} needs a {name}")
+    if not tx.execute("SELECT 1 FROM encounters WHERE id = ?", (encounter_id,)).fetchone():
+        raise FieldkitError(f"no encounter with id {encounter_id}")
+    tx.append([Change("encounter", encounter_id, op, {name: clean_text(value)})], user=user.id)
+
+
+def set_task_status(tx: Transaction, user: User, entity: str, task_id: str, status: str) -> None:
+    """Close a follow-up ('done', 'cancelled') or move a referral ('sent', 'arrived', 'cancelled')."""
+    require_write(user.role, Write(entity, "update", ("status",)))
+    table, statuses = TASKS[entity]
+    if status not in statuses:
+        raise FieldkitError(f"{entity} status must be one of {', '.join(sorted(statuses))}")
+    if not tx.execute(f"SELECT 1 FROM {table} WHERE id = ?", (task_id,)).fetchone():
+        raise FieldkitError(f"no {entity} with id {task_id}")
+    tx.append([_update(tx, entity, task_id, {"status": status})], user=user.id)
+
+
 class Clinic:
-    """The clinic as one signed-in user sees it."""
+    """The clinic as one signed-in user sees it, synchronously: for the command line and tests."""
 
     def __init__(self, store: Store, user: User) -> None:
         self.store = store
         self.user = user
 
-    def _append(self, changes: list[Change]) -> None:
-        self.store.append(changes, user=self.user.id)
+    def _write(self, use_case: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return self.store.write(lambda tx: use_case(tx, self.user, *args, **kwargs))
 
-    def _current(self, patient_id: str) -> dict[str, Any]:
-        fields = self.store.read(lambda conn: queries.patient_fields(conn, patient_id))
-        if fields is None:
-            raise FieldkitError(f"no patient with id {patient_id}")
-        return fields
+    def register(self, patient: Patient | dict[str, Any], *, reason: str = "") -> Registration:
+        return self._write(register, patient, reason=reason)
 
-    def _update(self, entity: str, entity_id: str, fields: dict[str, Any], **extra: Any) -> Change:
-        versions = self.store.read(lambda conn: field_versions(conn, entity_id))
-        return Change(entity, entity_id, "update",
-                      {"fields": fields, "base": {name: versions.get(name, "") for name in fields}, **extra})
+    def edit(self, patient_id: str, changes: dict[str, Any]) -> list[str]:
+        return self._write(edit, patient_id, changes)
 
-    # -- patients --------------------------------------------------------------------------------
+    def void(self, patient_id: str, reason: str) -> None:
+        self._write(void, patient_id, reason)
+
+    def merge(self, duplicate_id: str, survivor_id: str) -> None:
+        self._write(merge, duplicate_id, survivor_id)
+
+    def unmerge(self, duplicate_id: str) -> None:
+        self._write(unmerge, duplicate_id)
+
+    def resolve_conflict(self, conflict_id: str, value: Any, reason: str) -> None:
+        self._write(resolve_conflict, conflict_id, value, reason)
+
+    def patient(self, patient_id: str) -> dict[str, Any]:
+        return self._write(queries.open_patient, patient_id)
+
+    def record_encounter(self, encounter: Encounter | dict[str, Any]) -> RecordedEncounter:
+        return self._write(record_encounter, encounter)
+
+    def amend(self, encounter_id: str, note: str) -> None:
+        self._write(amend, encounter_id, note)
+
+    def entered_in_error(self, encounter_id: str, reason: str) -> None:
+        self._write(entered_in_error, encounter_id, reason)
+
+    def set_task_status(self, entity: str, task_id: str, status: str) -> None:
+        self._write(set_task_status, entity, task_id, status)
 
     def duplicates_of(self, patient: Patient, *, exclude: str = "") -> list[Match]:
         return self.store.read(lambda conn: likely_duplicates(conn, patient, exclude=exclude))
 
-    def register(self, patient: Patient | dict[str, Any], *, reason: str = "") -> Registration:
-        """Save a new patient; likely duplicates come back as a warning, the save happens anyway."""
-        require(self.user.role, "register")
-        patient = patient if isinstance(patient, Patient) else validated(Patient, patient)
-        duplicates = self.duplicates_of(patient)
-        change = registration(patient, duplicates=[m.patient.id for m in duplicates], reason=reason)
-        self._append([change])
-        return Registration(change.entity_id, duplicates)
-
-    def edit(self, patient_id: str, changes: dict[str, Any]) -> list[str]:
-        """Change demographics; returns the fields that really changed (none: nothing written)."""
-        require(self.user.role, "edit patient")
-        unknown = set(changes) - set(Patient.model_fields) or set(changes) & {"merged_into", "voided"}
-        if unknown:
-            raise FieldkitError(f"cannot edit {', '.join(sorted(unknown))} here")
-        current = self._current(patient_id)
-        updated = validated(Patient, {**current, **changes}).to_fields()
-        changed = {name: value for name, value in updated.items() if current.get(name) != value}
-        changed |= {name: None for name in current if name not in updated and name in changes}
-        if changed:
-            self._append([self._update("patient", patient_id, changed)])
-        return sorted(changed)
-
-    def void(self, patient_id: str, reason: str) -> None:
-        require(self.user.role, "void patient")
-        self._current(patient_id)
-        if not reason.strip():
-            raise FieldkitError("voiding a patient needs a reason")
-        self._append([self._update("patient", patient_id, {"voided": True}, reason=reason)])
-
-    def merge(self, duplicate_id: str, survivor_id: str) -> None:
-        """Point a duplicate at the record that stays; reversible with `unmerge`, nothing deleted."""
-        require(self.user.role, "merge patients")
-        if duplicate_id == survivor_id:
-            raise FieldkitError("a patient cannot be merged into itself")
-        self._current(duplicate_id)
-        if self._current(survivor_id).get("merged_into"):
-            raise FieldkitError(f"{survivor_id} is itself merged; merge into the record it points to")
-        self._append([self._update("patient", duplicate_id, {"merged_into": survivor_id})])
-
-    def unmerge(self, duplicate_id: str) -> None:
-        require(self.user.role, "merge patients")
-        if not self._current(duplicate_id).get("merged_into"):
-            raise FieldkitError(f"{duplicate_id} is not merged")
-        self._append([self._update("patient", duplicate_id, {"merged_into": None})])
-
-    def resolve_conflict(self, conflict_id: str, value: Any, reason: str) -> None:
-        """A supervisor's choice for a conflicting field: a new write that supersedes both sides."""
-        require(self.user.role, "resolve conflict")
-        if not reason.strip():
-            raise FieldkitError("resolving a conflict needs a reason")
-        found = [c for c in self.store.read(lambda conn: queries.conflicts(conn)) if c["id"] == conflict_id]
-        if not found:
-            raise FieldkitError(f"no open conflict with id {conflict_id}")
-        conflict = found[0]
-        current = self._current(conflict["patient_id"])
-        fields = validated(Patient, {**current, conflict["field"]: value}).to_fields()
-        self._append([self._update("patient", conflict["patient_id"],
-                                   {conflict["field"]: fields.get(conflict["field"])},
-                                   resolves=[conflict_id], reason=reason)])
-
-    def patient(self, patient_id: str) -> dict[str, Any]:
-        """A patient's whole record; opening it is audited first."""
-        self.store.record_view(self.user.id, patient_id)
-        record = self.store.read(lambda conn: queries.patient_record(conn, patient_id))
-        if record is None:
-            raise FieldkitError(f"no patient with id {patient_id}")
-        return record
-
     def search(self, query: str, *, limit: int = 20, offset: int = 0) -> list[search.PatientSummary]:
         return self.store.read(lambda conn: search.search(conn, query, limit=limit, offset=offset))
-
-    # -- encounters ------------------------------------------------------------------------------
-
-    def record_encounter(self, encounter: Encounter | dict[str, Any]) -> RecordedEncounter:
-        """Save an encounter with its scores, and its referral and follow-up as their own tasks."""
-        require(self.user.role, "record encounter")
-        encounter = encounter if isinstance(encounter, Encounter) else validated(Encounter, encounter)
-        patient = self._current(encounter.patient_id)
-        if patient.get("merged_into"):
-            raise FieldkitError(f"this patient was merged into {patient['merged_into']}; record there")
-        if patient.get("voided"):
-            raise FieldkitError("this patient record is voided")
-        birth = patient.get("birth_date")
-        age = age_in_years(date.fromisoformat(birth)) if birth else None
-        recorded, changes = encounter_changes(encounter, age_years=age)
-        self._append(changes)
-        return recorded
-
-    def amend(self, encounter_id: str, note: str) -> None:
-        """Add a correction to a saved encounter; the original stays as it was recorded."""
-        self._annotate(encounter_id, "amend", note=note)
-
-    def entered_in_error(self, encounter_id: str, reason: str) -> None:
-        """Mark a saved encounter as entered in error; it stays in the record, struck through."""
-        self._annotate(encounter_id, "entered_in_error", reason=reason)
-
-    def _annotate(self, encounter_id: str, op: str, **text: str) -> None:
-        require(self.user.role, "amend encounter")
-        [(name, value)] = text.items()
-        if not clean_text(value):
-            raise FieldkitError(f"{op.replace('_', ' ')} needs a {name}")
-        if not self.store.read(lambda conn: conn.execute("SELECT 1 FROM encounters WHERE id = ?",
-                                                          (encounter_id,)).fetchone()):
-            raise FieldkitError(f"no encounter with id {encounter_id}")
-        self._append([Change("encounter", encounter_id, op, {name: clean_text(value)})])
-
-    def set_task_status(self, entity: str, task_id: str, status: str) -> None:
-        """Close a follow-up ('done', 'cancelled') or move a referral ('sent', 'arrived', 'cancelled')."""
-        require(self.user.role, "update task")
-        allowed = {"followup": {"open", "done", "cancelled"},
-                   "referral": {"pending", "sent", "arrived", "cancelled"}}[entity]
-        if status not in allowed:
-            raise FieldkitError(f"{entity} status must be one of {', '.join(sorted(allowed))}")
-        table = {"followup": "followups", "referral": "referrals"}[entity]
-        if not self.store.read(lambda conn: conn.execute(f"SELECT 1 FROM {table} WHERE id = ?", (task_id,)).fetchone()):
-            raise FieldkitError(f"no {entity} with id {task_id}")
-        self._append([self._update(entity, task_id, {"status": status})])

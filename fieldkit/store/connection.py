@@ -20,15 +20,20 @@ DatabaseError = sqlcipher3.DatabaseError
 OperationalError = sqlcipher3.OperationalError
 IntegrityError = sqlcipher3.IntegrityError
 
-# A ceiling, filled only as pages are read. A first sync of 100,000 entries folds 40% faster with
-# 256 MiB than with 64 MiB (bench/sync.py), and a 4 GB laptop has room for it.
+# Ceilings, filled only as pages are read. A first sync of 100,000 entries folds 40% faster with
+# 256 MiB than with 64 MiB (bench/sync.py), and a 4 GB laptop has room for it; a reader's cache
+# holds the search index's hot pages, which 64 MiB does at 100,000 patients.
 CACHE_KIB = 256 * 1024
+READER_CACHE_KIB = 64 * 1024
+# How long a write waits for another process's transaction to end before it gives up.
+BUSY_MS = 30_000
 _HEX_KEY = re.compile(r"[0-9a-f]{64}")
 
 
-def connect(path: Path, key: bytes | None) -> sqlcipher3.Connection:
-    """Open (creating if needed) the database; `key=None` gives plain SQLite, for baselines only."""
-    conn = sqlcipher3.connect(str(path), isolation_level=None)
+def connect(path: Path, key: bytes | None, *, reader: bool = False) -> sqlcipher3.Connection:
+    """Open (creating and migrating if needed) the database; `key=None` gives plain SQLite, for
+    baselines only. A reader's connection refuses every write (`query_only`) and migrates nothing."""
+    conn = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=True, timeout=BUSY_MS / 1000)
     try:
         if key is not None:
             hex_key = key.hex()
@@ -41,19 +46,24 @@ def connect(path: Path, key: bytes | None) -> sqlcipher3.Connection:
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except DatabaseError:
             raise WrongPassphrase("cannot open the clinic database: wrong key or not a fieldkit database") from None
-        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_MS}")
+        if not reader:
+            conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         # Sorts and temporary tables would otherwise spill to unencrypted temp files.
         conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute("PRAGMA foreign_keys = OFF")
         # Every page read from disk is decrypted and every page written encrypted: a page cache
         # that holds the search index's hot pages spares most of that work.
-        conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        conn.execute(f"PRAGMA cache_size = -{READER_CACHE_KIB if reader else CACHE_KIB}")
         if key is not None:
             conn.execute("PRAGMA cipher_memory_security = OFF")
         if conn.execute("PRAGMA temp_store").fetchone()[0] != 2:
             raise FieldkitError("temp_store is not MEMORY: refusing to risk plaintext temp files")
-        migrate(conn)
+        if reader:
+            conn.execute("PRAGMA query_only = ON")
+        else:
+            migrate(conn)
     except BaseException:
         conn.close()
         raise

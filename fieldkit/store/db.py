@@ -1,214 +1,295 @@
-"""An unlocked clinic database: the writer thread, this device's clock, journal head and audit head.
+"""An unlocked clinic database: reads beside one writer, and a notice after every commit.
 
-Everything that touches the connection runs on the writer thread; the public methods hand it a
-job and wait. `append` is the only way a local change enters the journal and `apply_remote` the
-only way a received one does; both fold in the same transaction, so tables never lag the journal.
+- `read(job)` runs a function of a read-only connection on a reader thread, inside one read
+  transaction (a consistent snapshot). In WAL mode a reader never waits for the writer, so a
+  search stays quick while a sync folds a batch.
+- `write(job)` runs a function of a `Transaction` on the writer thread, between BEGIN IMMEDIATE
+  and COMMIT, written here once: the job succeeds and commits, or raises and nothing is kept.
+- `aread` and `awrite` are the same from the event loop: cancelling the awaiting task cancels a
+  job still queued. The synchronous forms are for threads without one (the command line).
+- After each commit that added journal entries, subscribers hear which origins and entity types
+  changed; the writer also notices, within half a second, commits by other processes on the same
+  file (`PRAGMA data_version`), so a clinic screen beside `sync serve` sees the other's saves.
+
+Any number of processes may open one file: everything a write allocates is read inside its own
+transaction (transaction.py), and SQLite's lock makes transactions take turns.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from fieldkit.errors import FieldkitError
 from fieldkit.store import audit, fold
 from fieldkit.store.connection import connect
 from fieldkit.store.hlc import HybridClock
-from fieldkit.store.journal import (GENESIS, Checkpoint, Entry, canonical, checkpoint_message, count_held, make_entry, parse,
-                                    plan_chain, role_grants)
-from fieldkit.store.writer import Writer
+from fieldkit.store.journal import Checkpoint, Entry, canonical, checkpoint_message, parse, role_grants
+from fieldkit.store.outgoing import Outgoing, select
+from fieldkit.store.threads import ConnectionThreads
+from fieldkit.store.heads import chain_head, get_meta, heads, version_vector
+from fieldkit.store.transaction import Change, Ingested, Transaction
+
+if TYPE_CHECKING:
+    import asyncio
+
+__all__ = ["Change", "Committed", "Ingested", "Outgoing", "Store", "Transaction"]
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+READERS = 2  # reader threads: the machines have two cores
 # An origin signs its chain at least this often, so a batch can always end on a signed entry:
 # often enough for the small batches of a satellite link to the hub (64 bytes per 50 entries).
 CHECKPOINT_EVERY = 50
 
 
 @dataclass(frozen=True)
-class Change:
-    """One entity change a service wants journalled; the store stamps, chains and folds it."""
+class Committed:
+    """What a commit changed, as its subscribers hear it."""
 
-    entity: str
-    entity_id: str
-    op: str
-    payload: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Outgoing:
-    """One batch for a peer: entries, the checkpoints that end each origin's run, their certificates."""
-
-    entries: list[Entry]
-    checkpoints: list[Checkpoint]
-    certificates: dict[str, bytes]
+    origins: frozenset[str]  # whose journal grew
+    entities: frozenset[str] | None  # entity types written; None when another process wrote
+    external: bool = False  # another process committed (it may have changed only local tables)
 
 
-@dataclass
-class ApplyResult:
-    applied: int = 0
-    already_held: int = 0
-    suspect_clock: list[str] = field(default_factory=list)  # origins whose stamps ran far ahead
+Subscriber = Callable[[Committed], None]
 
 
-def _journal_and_fold(conn, entries: list[Entry]) -> None:
-    # Journalled first, in one statement: the fold reads an entity's writes back from the journal.
-    conn.executemany("INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [e.row() for e in entries])
-    fold.apply(conn, entries)
+class _Tables:
+    """The laptop's journal tables as batch selection reads them (outgoing.JournalTables)."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def heads(self) -> list[tuple[str, int]]:
+        return heads(self.conn)
+
+    def signed_after(self, origin: str, seq: int) -> list[tuple[int, str, bytes]]:
+        return self.conn.execute("SELECT seq, hash, signature FROM checkpoints WHERE origin = ? AND seq > ? "
+                                 "ORDER BY seq", (origin, seq)).fetchall()
+
+    def entries(self, origin: str, after: int, upto: int) -> list[Entry]:
+        return [Entry(*row) for row in self.conn.execute(
+            "SELECT * FROM journal WHERE origin = ? AND seq > ? AND seq <= ? ORDER BY seq", (origin, after, upto))]
+
+    def certificate(self, origin: str) -> bytes | None:
+        row = self.conn.execute("SELECT certificate FROM devices WHERE id = ?", (origin,)).fetchone()
+        return row[0] if row else None
+
+
+def _read(job: Callable[[Any], T]) -> Callable[[Any], T]:
+    def in_snapshot(conn: Any) -> T:
+        conn.execute("BEGIN")
+        try:
+            return job(conn)
+        finally:
+            conn.execute("COMMIT")  # a read-only transaction: nothing to keep or undo
+    return in_snapshot
 
 
 class Store:
-    def __init__(self, path: Path, key: bytes | None, *, device_id: str | None = None) -> None:
+    def __init__(self, path: Path, key: bytes | None, *, device_id: str | None = None, readers: int = READERS) -> None:
         self.path = path
-        self.writer = Writer(lambda: connect(path, key))
-        self.device_id, self.clock, self._head, self._audit = self.writer.call(
-            lambda conn: self._load(conn, device_id)
-        )
+        self._subscribers: list[Subscriber] = []
+        self._subscribed = threading.Lock()
+        self._seen_version: int | None = None  # PRAGMA data_version when the writer last looked
+        self._seen_vector: dict[str, int] = {}
+        self.clock = HybridClock()
+        self.device_id = ""
+        # Opening blocks (SQLCipher checks the key, a new file is migrated): from an event loop,
+        # open the store in a thread.
+        self._writer = ConnectionThreads(lambda: connect(path, key), name="fieldkit-writer", idle=self._look_for_others)
+        try:
+            self.device_id = self.write(lambda tx: self._identify(tx, device_id))
+            self._readers = ConnectionThreads(lambda: connect(path, key, reader=True), name="fieldkit-reader",
+                                              count=readers)
+        except BaseException:
+            self._writer.close()
+            raise
+        # Made again from the stored stamp, so that a wall clock reset behind it is reported.
+        self.clock = HybridClock(int(self.get_meta("hlc", 0)))
 
     @staticmethod
-    def _load(conn, device_id: str | None):
-        meta = dict(conn.execute("SELECT key, value FROM meta"))
+    def _identify(tx: Transaction, device_id: str | None) -> str:
+        row = tx.execute("SELECT value FROM meta WHERE key = 'device_id'").fetchone()
         if device_id is None:
-            device_id = meta.get("device_id")
-            if not device_id:
+            if not row:
                 raise FieldkitError("this database has no device identity (run `fieldkit init`)")
-        elif meta.get("device_id") not in (None, device_id):
+            return str(row[0])
+        if row and row[0] != device_id:
             raise FieldkitError("this database belongs to another device")
-        conn.execute("INSERT OR IGNORE INTO meta VALUES ('device_id', ?)", (device_id,))
-        head = conn.execute(
-            "SELECT seq, hash FROM journal WHERE origin = ? ORDER BY seq DESC LIMIT 1", (device_id,)
-        ).fetchone() or (0, GENESIS)
-        return device_id, HybridClock(int(meta.get("hlc", 0))), head, audit.AuditHead.load(conn)
-
-    # -- running work on the writer thread -------------------------------------------------------
-
-    def read(self, job: Callable[[Any], T]) -> T:
-        return self.writer.call(job)
-
-    async def aread(self, job: Callable[[Any], T]) -> T:
-        return await self.writer.run(job)
+        tx.execute("INSERT OR IGNORE INTO meta VALUES ('device_id', ?)", (device_id,))
+        return device_id
 
     def close(self) -> None:
-        self.writer.close()
+        for threads in (getattr(self, "_readers", None), self._writer):
+            if threads is not None:
+                threads.close()
 
     def __enter__(self) -> "Store":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- writing ---------------------------------------------------------------------------------
+    # -- running jobs ----------------------------------------------------------------------------
+
+    def read(self, job: Callable[[Any], T]) -> T:
+        """Run `job(connection)` on a reader, in one snapshot; the connection refuses writes."""
+        return self._readers.call(_read(job))
+
+    async def aread(self, job: Callable[[Any], T]) -> T:
+        return await self._readers.run(_read(job))
+
+    def write(self, job: Callable[[Transaction], T]) -> T:
+        """Run `job(transaction)` on the writer: committed if it returns, rolled back if it raises."""
+        return self._writer.call(lambda conn: self._transact(conn, job))
+
+    async def awrite(self, job: Callable[[Transaction], T]) -> T:
+        return await self._writer.run(lambda conn: self._transact(conn, job))
+
+    def _transact(self, conn: Any, job: Callable[[Transaction], T]) -> T:
+        tx = Transaction(conn, self.device_id, self.clock)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = job(tx)
+            tx.finish()
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        if tx.journalled:
+            for entry in tx.journalled:
+                self._seen_vector[entry.origin] = max(entry.seq, self._seen_vector.get(entry.origin, 0))
+            self._tell(Committed(frozenset(e.origin for e in tx.journalled),
+                                 frozenset(e.entity for e in tx.journalled)))
+        return result
+
+    # -- after-commit notices --------------------------------------------------------------------
+
+    def subscribe(self, callback: Subscriber, *, loop: asyncio.AbstractEventLoop | None = None) -> Callable[[], None]:
+        """Call `callback(Committed)` after each commit; on `loop` if given, else on the writer
+        thread (keep it short). Returns the function that unsubscribes."""
+        def on_loop(commit: Committed) -> None:
+            if loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(callback, commit)
+
+        subscriber = callback if loop is None else on_loop
+        with self._subscribed:
+            self._subscribers.append(subscriber)
+
+        def unsubscribe() -> None:
+            with self._subscribed:
+                if subscriber in self._subscribers:
+                    self._subscribers.remove(subscriber)
+        return unsubscribe
+
+    def _tell(self, commit: Committed) -> None:
+        with self._subscribed:
+            subscribers = list(self._subscribers)
+        for callback in subscribers:
+            try:
+                callback(commit)
+            except Exception:  # a subscriber's bug must not fail the write that has committed
+                log.exception("a commit subscriber failed")
+
+    def _look_for_others(self, conn: Any) -> None:
+        """On the idle writer: has another process committed since we last looked?"""
+        if not self._subscribers:
+            self._seen_version = None
+            return
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        if self._seen_version is None:
+            self._seen_version, self._seen_vector = version, version_vector(conn)
+            return
+        if version == self._seen_version:
+            return
+        self._seen_version = version
+        vector = version_vector(conn)
+        grown = frozenset(origin for origin, seq in vector.items() if seq > self._seen_vector.get(origin, 0))
+        self._seen_vector = vector
+        self._tell(Committed(grown, None, external=True))
+
+    # -- the journal: writing --------------------------------------------------------------------
 
     def append(self, changes: Sequence[Change], *, user: str) -> list[Entry]:
         """Journal, fold and audit a group of changes as one transaction; all or nothing."""
-        return self.writer.call(lambda conn: self._append(conn, changes, user))
+        return self.write(lambda tx: tx.append(changes, user=user))
 
     async def aappend(self, changes: Sequence[Change], *, user: str) -> list[Entry]:
-        return await self.writer.run(lambda conn: self._append(conn, changes, user))
+        return await self.awrite(lambda tx: tx.append(changes, user=user))
 
-    def _append(self, conn, changes: Sequence[Change], user: str) -> list[Entry]:
-        seq, prev = self._head
-        entries = []
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for change in changes:
-                seq += 1
-                entry = make_entry(origin=self.device_id, seq=seq, prev=prev, hlc=self.clock.now(),
-                                   entity=change.entity, entity_id=change.entity_id, op=change.op,
-                                   author=user, payload=change.payload)
-                entries.append(entry)
-                prev = entry.hash
-            _journal_and_fold(conn, entries)
-            head = audit.append_many(conn, self._audit, user=user, events=[
-                (f"{e.op} {e.entity}", e.entity_id, f"#{e.seq}") for e in entries])
-            conn.execute("INSERT OR REPLACE INTO meta VALUES ('hlc', ?)", (self.clock.last,))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        self._head, self._audit = (seq, prev), head
-        return entries
+    def ingest(self, entries: Iterable[Entry], checkpoints: Iterable[Checkpoint] = (),
+               certificates: Mapping[str, bytes] | None = None, *, user: str = "sync") -> Ingested:
+        """Journal and fold received entries this laptop lacks (Transaction.receive), all or nothing."""
+        return self.write(self._receiving(entries, checkpoints, certificates, user))
 
-    def apply_remote(self, entries: Iterable[Entry], *, user: str = "sync", checkpoints: Iterable[Checkpoint] = (),
-                     certificates: Mapping[str, bytes] | None = None) -> ApplyResult:
-        """Verify received entries against our chains, then journal and fold the new ones.
+    async def aingest(self, entries: Iterable[Entry], checkpoints: Iterable[Checkpoint] = (),
+                      certificates: Mapping[str, bytes] | None = None, *, user: str = "sync") -> Ingested:
+        return await self.awrite(self._receiving(entries, checkpoints, certificates, user))
 
-        A tampered entry, a gap or a broken link refuses the whole batch and changes nothing;
-        entries we already hold are skipped, so re-sending a batch is harmless. The checkpoints and
-        certificates that proved the batch (checked by the caller) are kept in the same transaction.
-        """
-        return self.writer.call(self._remote_job(entries, user, checkpoints, certificates))
-
-    async def aapply_remote(self, entries: Iterable[Entry], *, user: str = "sync",
-                            checkpoints: Iterable[Checkpoint] = (),
-                            certificates: Mapping[str, bytes] | None = None) -> ApplyResult:
-        return await self.writer.run(self._remote_job(entries, user, checkpoints, certificates))
-
-    def _remote_job(self, entries, user, checkpoints, certificates) -> Callable[[Any], ApplyResult]:
+    @staticmethod
+    def _receiving(entries: Iterable[Entry], checkpoints: Iterable[Checkpoint],
+                   certificates: Mapping[str, bytes] | None, user: str) -> Callable[[Transaction], Ingested]:
         # Materialised here, on the caller's thread: the writer must not iterate the caller's data.
-        batch, proof = list(entries), (list(checkpoints), dict(certificates or {}))
-        return lambda conn: self._apply_remote(conn, batch, user, proof)
+        batch, proof, carried = list(entries), list(checkpoints), dict(certificates or {})
+        return lambda tx: tx.receive(batch, checkpoints=proof, certificates=carried, user=user)
 
-    def _apply_remote(self, conn, batch: list[Entry], user: str, proof=((), {})) -> ApplyResult:
-        heads = {}
-        for origin in {e.origin for e in batch}:
-            row = conn.execute("SELECT seq, hash FROM journal WHERE origin = ? ORDER BY seq DESC LIMIT 1",
-                               (origin,)).fetchone()
-            if row:
-                heads[origin] = row
-        result = ApplyResult(already_held=count_held(batch, heads, lambda origin, seq: conn.execute(
-            "SELECT hash FROM journal WHERE origin = ? AND seq = ?", (origin, seq)).fetchone()[0]))
-        fresh = plan_chain(batch, heads)
-        if not fresh:
-            return result
-        head = self._audit
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            _journal_and_fold(conn, fresh)
-            checkpoints, certificates = proof
-            conn.executemany("INSERT OR IGNORE INTO checkpoints VALUES (?, ?, ?, ?)",
-                             [(c.origin, c.seq, c.hash, c.signature) for c in checkpoints])
-            conn.executemany("INSERT OR IGNORE INTO devices VALUES (?, ?)", certificates.items())
-            for entry in fresh:
-                if not self.clock.observe(entry.hlc) and entry.origin not in result.suspect_clock:
-                    result.suspect_clock.append(entry.origin)
-            head = audit.append(conn, head, user=user, action="receive", detail=f"{len(fresh)} entries")
-            conn.execute("INSERT OR REPLACE INTO meta VALUES ('hlc', ?)", (self.clock.last,))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        self._audit = head
-        own = [e for e in fresh if e.origin == self.device_id]
-        if own:  # our own entries coming back after a restore: continue after them
-            self._head = (own[-1].seq, own[-1].hash)
-        result.applied = len(fresh)
-        return result
+    def sign_checkpoints(self, sign: Callable[[bytes], bytes], every: int = CHECKPOINT_EVERY) -> int:
+        """Sign our own chain every `every` entries and at its head, where not signed yet.
 
-    def record_view(self, user: str, patient_id: str) -> None:
-        """Audit that `user` opened a patient's record; committed before the record is shown."""
-        def job(conn):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                head = audit.append(conn, self._audit, user=user, action="view patient", entity_id=patient_id)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            self._audit = head
-        self.writer.call(job)
+        Signed lazily, when a peer is about to be sent our entries, so saving stays free of it.
+        """
+        def job(tx: Transaction) -> int:
+            seq = (chain_head(tx, self.device_id) or (0, ""))[0]
+            done = tx.execute("SELECT max(seq) FROM checkpoints WHERE origin = ?", (self.device_id,)).fetchone()[0] or 0
+            wanted = sorted({*range((done // every + 1) * every, seq + 1, every), seq} - {0}) if seq > done else []
+            rows = []
+            for at in wanted:
+                digest = tx.execute("SELECT hash FROM journal WHERE origin = ? AND seq = ?",
+                                    (self.device_id, at)).fetchone()[0]
+                rows.append((self.device_id, at, digest, sign(checkpoint_message(self.device_id, at, digest))))
+            tx.executemany("INSERT OR IGNORE INTO checkpoints VALUES (?, ?, ?, ?)", rows)
+            return len(rows)
+        return self.write(job)
 
-    # -- reading the journal ---------------------------------------------------------------------
+    def add_certificate(self, device: str, certificate: bytes) -> None:
+        self.write(lambda tx: tx.execute("INSERT OR REPLACE INTO devices VALUES (?, ?)", (device, certificate)))
+
+    def record_peer(self, device: str, *, address: str, vector: Mapping[str, int] | None, sent: int = 0,
+                    received: int = 0, error: str = "") -> None:
+        """Remember a session with a peer: a success keeps its vector and time, a failure its reason."""
+        def job(tx: Transaction) -> None:
+            if vector is None:  # failed: keep what the last success learnt
+                tx.execute("INSERT INTO peers VALUES (?, ?, '{}', NULL, 0, 0, ?) ON CONFLICT (device_id) DO UPDATE "
+                           "SET address = excluded.address, error = excluded.error", (device, address, error))
+            else:
+                tx.execute("INSERT OR REPLACE INTO peers VALUES (?, ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ'), ?, ?, '')",
+                           (device, address, canonical(dict(vector)), sent, received))
+        self.write(job)
+
+    def set_meta(self, values: Mapping[str, Any]) -> None:
+        """Several values set together or not at all (a network joined is key, certificate and id)."""
+        self.write(lambda tx: tx.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(values.items())))
+
+    def rebuild(self) -> int:
+        return self.write(lambda tx: fold.rebuild(tx.conn))
+
+    # -- the journal: reading --------------------------------------------------------------------
 
     def version_vector(self) -> dict[str, int]:
-        # Contiguous by construction (apply_remote refuses gaps), so max(seq) is the whole prefix.
-        return self.read(lambda conn: dict(conn.execute("SELECT origin, max(seq) FROM journal GROUP BY origin")))
+        return self.read(version_vector)
 
     def entries_after(self, vector: Mapping[str, int], limit: int = 500) -> list[Entry]:
         """Entries the holder of `vector` lacks, each origin in sequence order, at most `limit`."""
-        def job(conn):
+        def job(conn: Any) -> list[Entry]:
             out: list[Entry] = []
-            for origin, top in conn.execute("SELECT origin, max(seq) FROM journal GROUP BY origin ORDER BY origin"):
+            for origin, top in heads(conn):
                 have = vector.get(origin, 0)
                 if top > have and len(out) < limit:
                     out += [Entry(*row) for row in conn.execute(
@@ -217,57 +298,13 @@ class Store:
             return out
         return self.read(job)
 
-    def sign_checkpoints(self, sign: Callable[[bytes], bytes], every: int = CHECKPOINT_EVERY) -> int:
-        """Sign our own chain every `every` entries and at its head, where not signed yet.
-
-        Signed lazily, when a peer is about to be sent our entries, so saving stays free of it.
-        """
-        def job(conn) -> int:
-            seq, _ = self._head
-            done = conn.execute("SELECT max(seq) FROM checkpoints WHERE origin = ?", (self.device_id,)).fetchone()[0] or 0
-            wanted = sorted({*range((done // every + 1) * every, seq + 1, every), seq} - {0}) if seq > done else []
-            rows = []
-            for at in wanted:
-                digest = conn.execute("SELECT hash FROM journal WHERE origin = ? AND seq = ?",
-                                      (self.device_id, at)).fetchone()[0]
-                rows.append((self.device_id, at, digest, sign(checkpoint_message(self.device_id, at, digest))))
-            conn.executemany("INSERT OR IGNORE INTO checkpoints VALUES (?, ?, ?, ?)", rows)
-            return len(rows)
-        return self.writer.call(job)
-
     def outgoing(self, vector: Mapping[str, int], limit: int = CHECKPOINT_EVERY) -> Outgoing:
-        """The next batch for the holder of `vector`: about `limit` entries it lacks, each origin's
-        run ending on a signed checkpoint (so one batch may run past `limit` by one spacing)."""
-        def job(conn) -> Outgoing:
-            batch = Outgoing([], [], {})
-            for origin, top in conn.execute("SELECT origin, max(seq) FROM journal GROUP BY origin ORDER BY origin"):
-                have = vector.get(origin, 0)
-                if top <= have or len(batch.entries) >= limit:
-                    continue
-                signed = conn.execute("SELECT seq, hash, signature FROM checkpoints WHERE origin = ? AND seq > ? "
-                                      "ORDER BY seq", (origin, have)).fetchall()
-                room = limit - len(batch.entries)
-                ends = [row for row in signed if row[0] - have <= room] or signed[:1]
-                if not ends:
-                    continue  # never signed (not yet part of a network): nothing a peer could verify
-                end, digest, signature = ends[-1]
-                batch.entries += [Entry(*row) for row in conn.execute(
-                    "SELECT * FROM journal WHERE origin = ? AND seq > ? AND seq <= ? ORDER BY seq", (origin, have, end))]
-                batch.checkpoints.append(Checkpoint(origin, end, digest, signature))
-                # A holder of any of this origin's entries verified them with its certificate, and kept it.
-                certificate = have == 0 and conn.execute("SELECT certificate FROM devices WHERE id = ?",
-                                                         (origin,)).fetchone()
-                if certificate:
-                    batch.certificates[origin] = certificate[0]
-            return batch
-        return self.read(job)
+        """The next batch for the holder of `vector` (outgoing.select)."""
+        return self.read(lambda conn: select(_Tables(conn), vector, limit))
 
     def certificates(self) -> dict[str, bytes]:
         """Enrolment certificates of every origin whose entries we hold proof for."""
-        return self.read(lambda conn: dict(conn.execute("SELECT id, certificate FROM devices")))
-
-    def add_certificate(self, device: str, certificate: bytes) -> None:
-        self.read(lambda conn: conn.execute("INSERT OR REPLACE INTO devices VALUES (?, ?)", (device, certificate)))
+        return self.read(lambda conn: dict(conn.execute("SELECT id, certificate FROM devices").fetchall()))
 
     def revoked(self) -> set[str]:
         return self.read(lambda conn: {row[0] for row in conn.execute("SELECT device_id FROM revocations")})
@@ -276,27 +313,15 @@ class Store:
         """(version, role) of every role each author was given, oldest first."""
         wanted = list(authors)
 
-        def job(conn):
+        def job(conn: Any) -> dict[str, list[tuple[str, str]]]:
             grants = {author: role_grants(conn.execute(
-                "SELECT hlc, origin, data FROM journal WHERE entity_id = ? AND entity = 'user'", (author,)))
+                "SELECT hlc, origin, data FROM journal WHERE entity_id = ? AND entity = 'user'", (author,)).fetchall())
                 for author in wanted}
             return {author: granted for author, granted in grants.items() if granted}
         return self.read(job)
 
-    def record_peer(self, device: str, *, address: str, vector: Mapping[str, int] | None, sent: int = 0,
-                    received: int = 0, error: str = "") -> None:
-        """Remember a session with a peer: a success keeps its vector and time, a failure its reason."""
-        def job(conn):
-            if vector is None:  # failed: keep what the last success learnt
-                conn.execute("INSERT INTO peers VALUES (?, ?, '{}', NULL, 0, 0, ?) ON CONFLICT (device_id) DO UPDATE "
-                             "SET address = excluded.address, error = excluded.error", (device, address, error))
-            else:
-                conn.execute("INSERT OR REPLACE INTO peers VALUES (?, ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ'), ?, ?, '')",
-                             (device, address, canonical(dict(vector)), sent, received))
-        self.read(job)
-
     def peers(self) -> list[dict[str, Any]]:
-        def job(conn):
+        def job(conn: Any) -> list[dict[str, Any]]:
             rows = conn.execute("SELECT device_id, address, vector, last_sync, sent, received, error FROM peers "
                                 "ORDER BY device_id").fetchall()
             return [{"device": d, "address": a, "vector": parse(v), "last_sync": t, "sent": s, "received": r,
@@ -304,26 +329,11 @@ class Store:
         return self.read(job)
 
     def get_meta(self, key: str, default: Any = None) -> Any:
-        row = self.read(lambda conn: conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone())
-        return row[0] if row else default
-
-    def set_meta(self, values: Mapping[str, Any]) -> None:
-        """Several values set together or not at all (a network joined is key, certificate and id)."""
-        def job(conn):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        self.read(job)
+        return self.read(lambda conn: get_meta(conn, key, default))
 
     def state_hash(self) -> str:
         return self.read(fold.state_hash)
 
-    def rebuild(self) -> int:
-        return self.read(fold.rebuild)
-
     def verify_audit(self) -> audit.AuditReport:
         return self.read(audit.verify)
+

@@ -17,6 +17,17 @@ class MutableEntity:
     flag_fields: frozenset[str] = frozenset()  # booleans, which SQLite stores as 0 and 1
     safety_fields: frozenset[str] = frozenset()  # concurrent edits always wait for a supervisor
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Its projection table's columns: the id, each field, the first and last write's version."""
+        return ("id", *self.fields, "created", "updated")
+
+    @property
+    def upsert(self) -> str:
+        # Columns named, not positional: a field added by a later migration lands after `updated`.
+        return (f"INSERT OR REPLACE INTO {self.table} ({', '.join(self.columns)}) "
+                f"VALUES ({', '.join('?' * len(self.columns))})")
+
 
 PATIENT = MutableEntity(
     table="patients",

@@ -80,8 +80,7 @@ def _fold_write(conn, entry: Entry, spec: MutableEntity, payload: dict[str, Any]
         value = values.get(name)
         row.append(canonical(value) if name in spec.json_fields and value is not None else value)
     row += [writes[0][0], writes[-1][0]]
-    marks = ", ".join("?" * len(row))
-    conn.execute(f"INSERT OR REPLACE INTO {spec.table} VALUES ({marks})", row)
+    conn.execute(spec.upsert, row)
 
     if len(writes) > 1:
         for name in fields:
@@ -172,18 +171,13 @@ def state_hash(conn) -> str:
 
 
 def rebuild(conn) -> int:
-    """Empty every folded table and fold the whole journal again; returns entries folded."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        for table in FOLDED:
-            conn.execute(f"DELETE FROM {table}")
-        entries = conn.execute("SELECT * FROM journal ORDER BY origin, seq")
-        count = 0
-        while chunk := [Entry(*row) for row in entries.fetchmany(REBUILD_CHUNK)]:
-            apply(conn, chunk)
-            count += len(chunk)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    """Empty every folded table and fold the whole journal again, inside the caller's
+    transaction; returns entries folded."""
+    for table in FOLDED:
+        conn.execute(f"DELETE FROM {table}")
+    entries = conn.execute("SELECT * FROM journal ORDER BY origin, seq")
+    count = 0
+    while chunk := [Entry(*row) for row in entries.fetchmany(REBUILD_CHUNK)]:
+        apply(conn, chunk)
+        count += len(chunk)
     return count

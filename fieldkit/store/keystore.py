@@ -15,16 +15,11 @@ import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+from typing import Callable, Iterator
 
 from fieldkit.errors import FieldkitError, WrongPassphrase
 from fieldkit.i18n import _
-
-ROLES = ("clinician", "clerk", "supervisor")
+from fieldkit.permissions import ROLES
 # Argon2id cost, tuned so one guess costs about half a second on a 2-core field laptop (RFC 9106
 # floor is 64 MiB, 3 passes); `bench/` reports the measured unlock time.
 KDF = {"memory_kib": 256 * 1024, "iterations": 3, "lanes": 2}
@@ -49,6 +44,8 @@ class User:
 
 
 def _derive(passphrase: str, salt: bytes, memory_kib: int, iterations: int, lanes: int) -> bytes:
+    from cryptography.hazmat.primitives.kdf.argon2 import Argon2id  # here: listing users needs none of it
+
     # NFKC so the same passphrase typed through different keyboards or IMEs derives the same key.
     secret = unicodedata.normalize("NFKC", passphrase).encode()
     return Argon2id(salt=salt, length=32, iterations=iterations, lanes=lanes, memory_cost=memory_kib).derive(secret)
@@ -60,7 +57,7 @@ class Keystore:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, isolation_level=None)
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         try:
             conn.executescript(_SCHEMA)
             yield conn
@@ -77,6 +74,17 @@ class Keystore:
         if not row:
             raise FieldkitError(f"no clinic here: {self.path.parent} has no key slots (run `fieldkit init`)")
         return row[0]
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
 
     def create(self) -> bytes:
         """Start a keystore for a new database; returns the fresh database key."""
@@ -96,17 +104,20 @@ class Keystore:
         raise FieldkitError(f"no user named {name!r} on this laptop")
 
     def add_user(self, name: str, role: str, passphrase: str, key: bytes, *, language: str = "en",
-                 kdf: dict[str, int] | None = None) -> User:
+                 kdf: dict[str, int] | None = None, journal: Callable[[User], None] = lambda user: None) -> User:
+        """A new key slot. `journal(user)` runs before the slot is committed: the slot is kept
+        only if it returns, so a user never exists here without her journalled grant."""
         if role not in ROLES:
-            raise FieldkitError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+            raise FieldkitError(_("role must be one of {roles}, not {role}").format(roles=", ".join(ROLES), role=role))
         if not name.strip():
             raise FieldkitError(_("a user needs a name"))
-        if any(u.name == name for u in self.users()):
-            raise FieldkitError(_("there is already a user named {name}").format(name=name))
         user = User(secrets.token_hex(8), name, role, language)
-        with self._connect() as conn:
-            conn.execute("INSERT INTO users VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         (user.id, name, role, language, *self._seal(user.id, passphrase, key, kdf or KDF)))
+        sealed = self._seal(user.id, passphrase, key, kdf or KDF)  # the slow part, before any lock
+        with self._transaction() as conn:
+            if conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
+                raise FieldkitError(_("there is already a user named {name}").format(name=name))
+            conn.execute("INSERT INTO users VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (user.id, name, role, language, *sealed))
+            journal(user)
         return user
 
     def set_language(self, name: str, language: str) -> User:
@@ -116,25 +127,22 @@ class Keystore:
             conn.execute("UPDATE users SET language = ? WHERE id = ?", (language, user.id))
         return User(user.id, user.name, user.role, language)
 
-    def set_role(self, name: str, role: str) -> User:
-        """Give a user another role; the last supervisor keeps theirs, or nobody could add users."""
+    def set_role(self, name: str, role: str, *, journal: Callable[[User], None] = lambda user: None) -> User:
+        """Give a user another role; the last supervisor keeps theirs, or nobody could add users.
+        As with `add_user`, the change is kept only if `journal(changed user)` returns."""
         if role not in ROLES:
             raise FieldkitError(_("role must be one of {roles}, not {role}").format(roles=", ".join(ROLES), role=role))
         user = self.user(name)
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")  # the count and the change as one: two demotions cannot both pass
-            try:
-                others = conn.execute("SELECT count(*) FROM users WHERE role = 'supervisor' AND id != ?",
-                                      (user.id,)).fetchone()[0]
-                if user.role == "supervisor" and role != "supervisor" and not others:
-                    raise FieldkitError(_("{name} is the last supervisor on this laptop: make another "
-                                          "supervisor first").format(name=user.name))
-                conn.execute("UPDATE users SET role = ? WHERE id = ?", (role, user.id))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        return User(user.id, user.name, role, user.language)
+        with self._transaction() as conn:  # the count and the change as one: two demotions cannot both pass
+            others = conn.execute("SELECT count(*) FROM users WHERE role = 'supervisor' AND id != ?",
+                                  (user.id,)).fetchone()[0]
+            if user.role == "supervisor" and role != "supervisor" and not others:
+                raise FieldkitError(_("{name} is the last supervisor on this laptop: make another "
+                                      "supervisor first").format(name=user.name))
+            conn.execute("UPDATE users SET role = ? WHERE id = ?", (role, user.id))
+            changed = User(user.id, user.name, role, user.language)
+            journal(changed)
+        return changed
 
     def settings(self) -> dict[str, str]:
         """This laptop's settings (not a user's, not a patient's), such as the terminal's RTL mode."""
@@ -155,6 +163,9 @@ class Keystore:
             memory_kib, iterations, lanes, salt, nonce, sealed = conn.execute(
                 "SELECT memory_kib, iterations, lanes, salt, nonce, sealed FROM users WHERE id = ?", (user.id,)
             ).fetchone()
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         kek = _derive(passphrase, salt, memory_kib, iterations, lanes)
         try:
             key = AESGCM(kek).decrypt(nonce, sealed, self._aad(user.id, memory_kib, iterations, lanes))
@@ -172,6 +183,8 @@ class Keystore:
     def _seal(self, user_id: str, passphrase: str, key: bytes, kdf: dict[str, int]) -> tuple:
         if len(passphrase) < MIN_PASSPHRASE:
             raise FieldkitError(_("a passphrase needs at least {n} characters").format(n=MIN_PASSPHRASE))
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         salt, nonce = os.urandom(16), os.urandom(12)
         kek = _derive(passphrase, salt, kdf["memory_kib"], kdf["iterations"], kdf["lanes"])
         aad = self._aad(user_id, kdf["memory_kib"], kdf["iterations"], kdf["lanes"])

@@ -6,7 +6,8 @@ the journal and `fieldkit db rebuild` may empty and refill it. `audit` is local 
 
 from __future__ import annotations
 
-from fieldkit.store.entities import MUTABLE
+import sqlite3
+from typing import Iterator
 
 # Fold output, in the order the state hash reads them; each with the key that orders its rows.
 FOLDED = {
@@ -21,18 +22,6 @@ FOLDED = {
     "resolutions": "conflict_id, ver",
     "revocations": "device_id",
 }
-
-
-def _projection(entity: str) -> str:
-    spec = MUTABLE[entity]
-    columns = ",\n    ".join(f"{name} ANY" for name in spec.fields)
-    return f"""
-CREATE TABLE {spec.table} (
-    id TEXT PRIMARY KEY,
-    {columns},
-    created TEXT NOT NULL,
-    updated TEXT NOT NULL
-) STRICT;"""
 
 
 MIGRATIONS: list[str] = [
@@ -73,9 +62,30 @@ CREATE TABLE resolutions (
     conflict_id TEXT NOT NULL, ver TEXT NOT NULL, author TEXT NOT NULL, reason TEXT NOT NULL,
     PRIMARY KEY (conflict_id, ver)
 ) STRICT, WITHOUT ROWID;
-"""
-    + "".join(_projection(entity) for entity in MUTABLE)
-    + """
+
+-- One column per field of each mutable entity (entities.py), then the versions of its first and
+-- last writes. A field added later is a migration of its own: this text never changes.
+CREATE TABLE patients (
+    id TEXT PRIMARY KEY,
+    given_name ANY, family_name ANY, other_names ANY, sex ANY, birth_date ANY, birth_date_estimated ANY,
+    phone ANY, identifiers ANY, locality ANY, allergies ANY, merged_into ANY, voided ANY,
+    created TEXT NOT NULL, updated TEXT NOT NULL
+) STRICT;
+CREATE TABLE referrals (
+    id TEXT PRIMARY KEY,
+    patient_id ANY, encounter_id ANY, to_facility ANY, reason ANY, urgency ANY, status ANY, voided ANY,
+    created TEXT NOT NULL, updated TEXT NOT NULL
+) STRICT;
+CREATE TABLE followups (
+    id TEXT PRIMARY KEY,
+    patient_id ANY, encounter_id ANY, due ANY, reason ANY, status ANY, voided ANY,
+    created TEXT NOT NULL, updated TEXT NOT NULL
+) STRICT;
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    name ANY, role ANY, active ANY,
+    created TEXT NOT NULL, updated TEXT NOT NULL
+) STRICT;
 CREATE INDEX referrals_status ON referrals (status, patient_id);
 CREATE INDEX followups_due ON followups (status, due);
 
@@ -128,7 +138,33 @@ CREATE INDEX journal_entity ON journal (entity_id);
 ]
 
 
+def statements(script: str) -> Iterator[str]:
+    """A script's statements one by one; a trigger's body, semicolons and all, stays whole."""
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending
+            pending = ""
+
+
 def migrate(conn) -> None:
-    current = conn.execute("PRAGMA user_version").fetchone()[0]
-    for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
-        conn.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+    """Bring the schema up to date in one transaction, whichever process opens the file first.
+
+    The version is read again once the write lock is held: two processes opening a new file at
+    once both see version 0, and only the first may run the scripts. (`executescript` would
+    commit the transaction first, so statements run one by one.)"""
+    if conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
+            for statement in statements(script):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

@@ -1,10 +1,19 @@
-"""Creating a clinic on a laptop, unlocking it as one of its users, and managing those users."""
+"""Creating a clinic on a laptop, unlocking it as one of its users, and managing those users.
+
+A user lives in two places: her key slot in the keystore (which unlocks this laptop) and her
+grant in the journal (which tells every laptop who wrote an entry, in which role). The two change
+together: the keystore's transaction stays open while the journal entry is written, and commits
+only after it, so a slot never exists without its grant. (A crash between the two commits leaves
+a grant without a slot on this laptop: nobody can sign in with it, and adding her again works.)
+"""
 
 from __future__ import annotations
 
+import contextlib
+
 from fieldkit.errors import FieldkitError
-from fieldkit.i18n import _
-from fieldkit.store.db import Change, Store
+from fieldkit.permissions import require
+from fieldkit.store.db import Change, Store, Transaction
 from fieldkit.store.fold import field_versions
 from fieldkit.store.home import Home
 from fieldkit.store.keystore import Keystore, User
@@ -18,14 +27,23 @@ def create_clinic(home: Home, *, supervisor: str, passphrase: str, device_id: st
     home.make()
     keystore = Keystore(home.keystore)
     key = keystore.create()
+    store = None
     try:
-        user = keystore.add_user(supervisor, "supervisor", passphrase, key, kdf=kdf)
-    except FieldkitError:
-        home.keystore.unlink()  # nothing else was written yet: leave the directory as it was
+        store = Store(home.database, key, device_id=device_id)
+
+        def first_entries(user: User) -> None:  # she is journalled by herself: nobody else exists yet
+            def job(tx: Transaction) -> None:
+                tx.execute("INSERT INTO meta VALUES ('device_key', ?)", (device_key.hex(),))
+                tx.append([user_change(user)], user=user.id)
+            store.write(job)
+        user = keystore.add_user(supervisor, "supervisor", passphrase, key, kdf=kdf, journal=first_entries)
+    except BaseException:
+        if store is not None:
+            store.close()
+        for leftover in (home.keystore, *home.path.glob(home.database.name + "*")):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()  # nothing was kept: leave the directory as it was
         raise
-    store = Store(home.database, key, device_id=device_id)
-    store.read(lambda conn: conn.execute("INSERT INTO meta VALUES ('device_key', ?)", (device_key.hex(),)))
-    publish_user(store, user, by=user)
     return store, user
 
 
@@ -36,36 +54,33 @@ def unlock(home: Home, name: str, passphrase: str) -> tuple[Store, User]:
     return Store(home.database, key), user
 
 
+def user_change(user: User) -> Change:
+    """The journal entry that tells other laptops who a user is and in which role."""
+    return Change("user", user.id, "create", {"fields": {"name": user.name, "role": user.role, "active": True}})
+
+
 def add_user(home: Home, store: Store, *, by: str, by_passphrase: str, name: str, role: str,
              passphrase: str, language: str = "en", kdf: dict[str, int] | None = None) -> User:
     """A supervisor adds a user; re-entering the supervisor's passphrase unwraps the key to seal."""
     keystore = Keystore(home.keystore)
     supervisor, key = keystore.unlock(by, by_passphrase)
-    if supervisor.role != "supervisor":
-        raise FieldkitError("only a supervisor can add users")
-    user = keystore.add_user(name, role, passphrase, key, language=language, kdf=kdf)
-    publish_user(store, user, by=supervisor)
-    return user
+    require_manager(supervisor)
+    return keystore.add_user(name, role, passphrase, key, language=language, kdf=kdf,
+                             journal=lambda user: store.append([user_change(user)], user=supervisor.id))
 
 
-def publish_user(store: Store, user: User, *, by: User) -> None:
-    """Journal the user so other laptops know who wrote an entry and in which role."""
-    store.append([Change("user", user.id, "create", {"fields": {"name": user.name, "role": user.role,
-                                                               "active": True}})], user=by.id)
+def require_manager(user: User) -> None:
+    require(user.role, "manage users")
 
 
 def change_role(home: Home, store: Store, *, by: User, name: str, role: str) -> User:
     """A supervisor gives a user another role, on this laptop's key slots and in the journal."""
-    if by.role != "supervisor":
-        raise FieldkitError(_("only a supervisor can change roles"))
-    keystore = Keystore(home.keystore)
-    before = keystore.user(name)
-    user = keystore.set_role(name, role)
-    base = store.read(lambda conn: field_versions(conn, user.id)).get("role", "")
-    try:
-        store.append([Change("user", user.id, "update", {"fields": {"role": role}, "base": {"role": base}})],
-                     user=by.id)
-    except BaseException:
-        keystore.set_role(name, before.role)  # unjournalled, the change never happened
-        raise
-    return user
+    require_manager(by)
+
+    def journal(user: User) -> None:
+        def job(tx: Transaction) -> None:
+            base = field_versions(tx, user.id).get("role", "")
+            tx.append([Change("user", user.id, "update", {"fields": {"role": role}, "base": {"role": base}})],
+                      user=by.id)
+        store.write(job)
+    return Keystore(home.keystore).set_role(name, role, journal=journal)

@@ -1,10 +1,11 @@
 """The background sync engine: serve, discover, and sync with peers as they appear.
 
 `fieldkit sync serve` runs it headless and the TUI runs it beside the screens; both read the same
-`peers` and `history`. A peer is called when it is first seen, when our journal has grown since
-our last session with it, and at least every `full_every` seconds (to collect what it holds that
-it could not push to us). Sessions it accepts count too: a peer that just synced with us is not
-called back for nothing. Beside the peers, its `uplink` forwards to the hub when one is configured.
+`peers` and `history`. A peer is called when it is first seen, as soon as our journal grows (the
+store tells the engine after each commit, this process's or another's on the same file), and at
+least every `full_every` seconds (to collect what it holds that it could not push to us).
+Sessions it accepts count too: a peer that just synced with us is not called back for nothing.
+Beside the peers, its `uplink` forwards to the hub when one is configured.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from fieldkit.errors import FieldkitError
-from fieldkit.store.db import Store
+from fieldkit.store.db import Committed, Store
+from fieldkit.store.heads import version_vector
 from fieldkit.sync.discovery import Discovery, Sighting
 from fieldkit.sync.membership import Membership
 from fieldkit.sync.messages import PROTOCOL
@@ -65,7 +67,7 @@ class Event:
 
 class Engine:
     def __init__(self, store: Store, member: Membership, *, host: str = "0.0.0.0", port: int = 0,
-                 interfaces: list[str] | None = None, interval: float = 2.0, full_every: float = 60.0,
+                 interfaces: list[str] | None = None, interval: float = 10.0, full_every: float = 60.0,
                  discover: bool = True, on_change: Callable[[], None] | None = None) -> None:
         self.store, self.member = store, member
         self.interval, self.full_every = interval, full_every
@@ -82,12 +84,14 @@ class Engine:
         self.problem = ""  # why discovery is off, in words; peers can still call us
         self.uplink = Uplink(store, member, on_change=self._on_change)
         self._uplink_task: asyncio.Task | None = None
+        self._unsubscribe: Callable[[], None] = lambda: None
 
     @property
     def port(self) -> int:
         return self.server.port
 
     async def start(self) -> None:
+        self._unsubscribe = self.store.subscribe(self._committed, loop=asyncio.get_running_loop())
         await self.server.start()
         if self._discover:
             self.discovery = Discovery(network_id=self.member.network.id, device_id=self.member.device_id,
@@ -101,6 +105,7 @@ class Engine:
         self._uplink_task = asyncio.create_task(self.uplink.run())
 
     async def stop(self) -> None:
+        self._unsubscribe()
         for task in (self._task, self._uplink_task):
             if task:
                 task.cancel()
@@ -123,9 +128,12 @@ class Engine:
         self._wake.set()
         self._on_change()
 
-    def poke(self) -> None:
-        """Something changed here (a save): look for peers to tell without waiting the interval."""
-        self._wake.set()
+    def _committed(self, commit: Committed) -> None:
+        """The journal grew (a save, a batch received, another process's write): tell peers now."""
+        if commit.origins:
+            self._wake.set()
+        elif commit.external:  # another process moved only local state, such as the hub's acks
+            self.uplink.recount()
 
     def sightings(self) -> list[Sighting]:
         return self.discovery.peers() if self.discovery else []
@@ -137,7 +145,7 @@ class Engine:
             except asyncio.TimeoutError:
                 pass
             self._wake.clear()
-            ours = await asyncio.to_thread(self.store.version_vector)
+            ours = await self.store.aread(version_vector)
             self.uplink.grew(ours)
             for sighting in self.sightings():
                 if sighting.device_id not in self._busy and self._due(sighting, ours):

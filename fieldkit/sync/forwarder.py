@@ -172,8 +172,7 @@ async def _pull(store: Store, member: Membership, hub: HubClient) -> tuple[int, 
         if isinstance(reply, messages.Done):
             return received, tops
         verified = await asyncio.to_thread(verifier.check, reply)
-        result = await store.aapply_remote(verified.entries, user="hub", checkpoints=verified.checkpoints,
-                                           certificates=verified.certificates)
+        result = await store.aingest(verified.entries, verified.checkpoints, verified.certificates, user="hub")
         if not result.applied:
             return received, tops  # nothing new though the hub offered entries: stop rather than loop
         received += result.applied

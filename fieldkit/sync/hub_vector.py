@@ -7,9 +7,10 @@ the HTTP client.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Mapping
+from typing import Any, Mapping
 
 from fieldkit.store.db import Store
+from fieldkit.store.heads import get_meta, version_vector
 from fieldkit.store.journal import canonical, parse
 
 STAMP = "%Y-%m-%dT%H:%M:%SZ"
@@ -20,14 +21,14 @@ def lacking(holder: Mapping[str, int], other: Mapping[str, int]) -> int:
     return sum(max(0, top - holder.get(origin, 0)) for origin, top in other.items())
 
 
-def pending(store: Store) -> int:
+def pending(conn: Any) -> int:
     """Entries this laptop holds that the hub has not acknowledged (all of them, before a first push)."""
-    return lacking(parse(store.get_meta("hub_vector", "{}")), store.version_vector())
+    return lacking(parse(get_meta(conn, "hub_vector", "{}")), version_vector(conn))
 
 
-def last_success(store: Store) -> datetime | None:
+def last_success(conn: Any) -> datetime | None:
     """When a round with the hub last finished (UTC); None if none ever has."""
-    stamp = store.get_meta("hub_last_success")
+    stamp = get_meta(conn, "hub_last_success")
     return datetime.strptime(stamp, STAMP).replace(tzinfo=timezone.utc) if stamp else None
 
 

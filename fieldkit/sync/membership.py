@@ -14,7 +14,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from fieldkit.errors import FieldkitError
-from fieldkit.store.db import Change, Store
+from fieldkit.store.db import Change, Store, Transaction
 from fieldkit.store.journal import Entry
 from fieldkit.sync import certs
 from fieldkit.sync.identity import public_key
@@ -65,8 +65,11 @@ def join(store: Store, network: certs.Network, certificate: bytes, network_key: 
     values = {"network": network.certificate.decode(), "certificate": certificate.decode()}
     if network_key:
         values["network_key"] = network_key.hex()
-    store.set_meta(values)
-    store.add_certificate(store.device_id, certificate)
+
+    def job(tx: Transaction) -> None:  # all of it or none: a half-joined laptop could not sync
+        tx.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(values.items()))
+        tx.execute("INSERT OR REPLACE INTO devices VALUES (?, ?)", (store.device_id, certificate))
+    store.write(job)
     return load(store)
 
 

@@ -154,8 +154,8 @@ async def _receive(channel: Channel, store: Store, member: Membership, report: R
                 if applying:
                     await applied()
                 # Not awaited yet: the next batch arrives and is verified while this one commits.
-                applying = asyncio.ensure_future(store.aapply_remote(
-                    verified.entries, checkpoints=verified.checkpoints, certificates=verified.certificates))
+                applying = asyncio.ensure_future(store.aingest(verified.entries, verified.checkpoints,
+                                                               verified.certificates))
             elif isinstance(message, messages.Done) and not their_done:
                 their_done = True
                 if applying:

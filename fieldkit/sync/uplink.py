@@ -60,6 +60,10 @@ class Uplink:
             self._due = min(self._due, time.monotonic() + self.soon)
         self._wake.set()
 
+    def recount(self) -> None:
+        """Count what is pending again (another process may have forwarded some)."""
+        self._wake.set()
+
     async def _until_due(self) -> None:
         while (left := self._due - time.monotonic()) > 0:
             self._wake.clear()
@@ -71,8 +75,7 @@ class Uplink:
                 await self._count()  # the journal grew: the header's count follows at once
 
     async def _count(self) -> None:
-        self.pending, self.last_success = await asyncio.to_thread(
-            lambda: (pending(self.store), last_success(self.store)))
+        self.pending, self.last_success = await self.store.aread(lambda conn: (pending(conn), last_success(conn)))
         self._on_change()
 
     async def _round(self) -> None:

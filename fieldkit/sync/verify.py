@@ -21,34 +21,27 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from fieldkit.errors import FieldkitError
-from fieldkit.store.db import Store
+from fieldkit.permissions import ANYONE, ENTITIES, Write, may_write
 from fieldkit.store.journal import SCHEMA_VERSION, Checkpoint, Entry
 from fieldkit.sync import certs
+from fieldkit.sync.holder import JournalHolder
 from fieldkit.sync.membership import revocation_valid
 from fieldkit.sync.messages import Batch
-
-CLINICAL = frozenset({"clinician", "supervisor"})
-ANYONE = frozenset({"clerk", "clinician", "supervisor"})
-SUPERVISOR = frozenset({"supervisor"})
-# Patient fields only a supervisor writes: voiding and merging records.
-SUPERVISOR_FIELDS = frozenset({"voided", "merged_into"})
-
 
 class Refused(FieldkitError):
     """A batch that fails verification; nothing of it was applied."""
 
 
 def roles_allowed(entry: Entry) -> frozenset[str]:
-    if entry.schema > SCHEMA_VERSION or entry.entity not in {"patient", "encounter", "referral", "followup",
-                                                            "user", "device"}:
+    """Who may have written this entry (fieldkit.permissions, read on the journal's own terms)."""
+    if entry.schema > SCHEMA_VERSION or entry.entity not in ENTITIES:
         return ANYONE  # a newer fieldkit's change: relayed, not judged by rules that predate it
-    if entry.entity in {"encounter", "referral", "followup"}:
-        return CLINICAL
-    if entry.entity == "patient":
-        payload = entry.payload
-        touches = SUPERVISOR_FIELDS.intersection(payload.get("fields", {}))
-        return SUPERVISOR if touches or payload.get("resolves") else ANYONE
-    return SUPERVISOR  # users and devices
+    payload = entry.payload
+    try:
+        return may_write(Write(entry.entity, entry.op, tuple(payload.get("fields", {})), bool(payload.get("resolves"))))
+    except KeyError:
+        raise Refused(f"entry {entry.origin[:8]}#{entry.seq}: no fieldkit makes {entry.op} {entry.entity} "
+                      "entries") from None
 
 
 def _check_shape(entry: Entry) -> None:
@@ -84,7 +77,7 @@ class Verified:
 class Verifier:
     """Checks batches for one network; remembers origin keys and author roles between batches."""
 
-    store: Store
+    holder: JournalHolder
     network: certs.Network
     _keys: dict[str, Ed25519PublicKey] = field(default_factory=dict)
     _roles: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
@@ -122,7 +115,7 @@ class Verifier:
 
     def _key(self, origin: str) -> Ed25519PublicKey:
         if origin not in self._keys:
-            pem = self.store.certificates().get(origin)
+            pem = self.holder.certificates().get(origin)
             if pem is None:
                 raise Refused(f"entries from laptop {origin[:8]}, which is not enrolled in {self.network.name}")
             self._keys[origin] = certs.proven_key(pem, self.network)[1]
@@ -150,7 +143,7 @@ class Verifier:
 
     def _check_roles(self, entries: list[Entry]) -> None:
         unknown = {e.author for e in entries} - self._roles.keys()
-        self._roles.update(self.store.role_history(unknown))
+        self._roles.update(self.holder.role_history(unknown))
         for entry in entries:
             if entry.entity == "user":
                 role = entry.payload.get("fields", {}).get("role")

@@ -20,19 +20,22 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.worker import Worker
 
 from fieldkit.i18n import N_, _, set_language
-from fieldkit.records.roles import allowed
+from fieldkit.permissions import allowed
 from fieldkit.store.home import Home
 from fieldkit.store.keystore import Keystore
 from fieldkit.tui import rtl
 from fieldkit.tui.chart import ChartScreen
+from fieldkit.tui.base import report_failure
 from fieldkit.tui.commands import PatientCommands
 from fieldkit.tui.conflicts import ConflictScreen
 from fieldkit.tui.desk import Desk, off_loop
 from fieldkit.tui.encounter import EncounterScreen
 from fieldkit.tui.home import HomeScreen
 from fieldkit.tui.merge import MergeScreen
+from fieldkit.tui.messages import OpenChart, OpenEncounter, OpenRegistration
 from fieldkit.tui.pin import Pin
 from fieldkit.tui.register import RegisterScreen
 from fieldkit.tui.settings import SettingsScreen
@@ -48,7 +51,7 @@ if TYPE_CHECKING:  # imported when a network member signs in: zeroconf takes a s
 LOCK_AFTER_MINUTES = 5  # the laptop's setting (Settings, F11) overrides it
 
 
-# The app's actions that open a screen only some roles may use (its ACTION in roles.ALLOWED).
+# The app's actions that open a screen only some roles may use (its ACTION in permissions.ACTIONS).
 ROLE_SCREENS = {"conflicts": ConflictScreen, "day_summary": SummaryScreen, "merge_patients": MergeScreen,
                 "users": UsersScreen}
 
@@ -87,7 +90,8 @@ class FieldkitApp(App):
     def watch_theme(self, theme: str) -> None:
         # Kept for the laptop: a 16-colour terminal chosen once stays chosen.
         if self.desk is not None:
-            self.run_worker(off_loop(Keystore(self.home.keystore).set_setting, "theme", theme), group="settings")
+            self.run_worker(off_loop(Keystore(self.home.keystore).set_setting, "theme", theme), group="settings",
+                            exit_on_error=False)
 
     async def lock_after(self, minutes: int) -> None:
         await off_loop(Keystore(self.home.keystore).set_setting, "lock_after", str(minutes))
@@ -128,8 +132,8 @@ class FieldkitApp(App):
         set_language(desk.user.language)
         self.signed_in = f"{desk.user.name} ({word(desk.user.role)})"
         # The app's worker: the sign-in screen's own worker dies with it when home replaces it.
-        self.run_worker(self.count_pending(), group="pending", exclusive=True)
-        self.run_worker(self.start_sync(), group="sync", exclusive=True)
+        self.run_worker(self.count_pending(), group="pending", exclusive=True, exit_on_error=False)
+        self.run_worker(self.start_sync(), group="sync", exclusive=True, exit_on_error=False)
         self.switch_screen(HomeScreen())
 
     async def start_sync(self) -> None:
@@ -150,7 +154,7 @@ class FieldkitApp(App):
         """Switch language now: the signed-in user keeps it, and every screen is made again."""
         user = await off_loop(Keystore(self.home.keystore).set_language, self.desk.user.name, language)
         await off_loop(Keystore(self.home.keystore).set_setting, "language", language)
-        self.desk.clinic.user = user
+        self.desk.user = user
         set_language(language)
         self.signed_in = f"{user.name} ({word(user.role)})"
         while len(self.screen_stack) > 2:  # the default screen, then home
@@ -171,14 +175,19 @@ class FieldkitApp(App):
 
     # -- moving between screens ------------------------------------------------------------------
 
-    def open_chart(self, patient_id: str) -> None:
-        self.push_screen(ChartScreen(patient_id))
+    def on_open_chart(self, message: OpenChart) -> None:
+        if message.instead:
+            self.pop_screen()
+        self.push_screen(ChartScreen(message.patient_id))
 
-    def open_encounter(self, patient_id: str, record: dict[str, Any]) -> None:
-        self.push_screen(EncounterScreen(patient_id, record))
+    def on_open_encounter(self, message: OpenEncounter) -> None:
+        self.push_screen(EncounterScreen(message.patient_id, message.record))
 
-    def open_registration(self, typed: str = "") -> None:
-        self.push_screen(RegisterScreen(typed))
+    def on_open_registration(self, message: OpenRegistration) -> None:
+        self.push_screen(RegisterScreen(message.typed))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        report_failure(self, event)
 
     def action_sync(self) -> None:
         self.push_screen(SyncScreen())
@@ -226,7 +235,8 @@ class FieldkitApp(App):
         yield from super().get_system_commands(screen)
         if self.desk is None:
             return
-        yield SystemCommand(_("Register a patient"), _("Open the registration form (F4)"), self.open_registration)
+        yield SystemCommand(_("Register a patient"), _("Open the registration form (F4)"),
+                            lambda: self.post_message(OpenRegistration()))
         yield SystemCommand(_("Conflicts"), _("The supervisor's conflict inbox (F8)"), self.action_conflicts)
         yield SystemCommand(_("Day summary"), _("Patients seen, risk bands, referrals, follow-ups (F6)"),
                             self.action_day_summary)

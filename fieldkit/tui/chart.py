@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -13,10 +12,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from fieldkit.i18n import N_, _, day, digits, moment
-from fieldkit.records.models import full_name
+from fieldkit.records.names import full_name
+from fieldkit.tui.messages import OpenEncounter
 from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
-from fieldkit.tui.translated import Translated
+from fieldkit.tui.base import ClinicScreen, background
 from fieldkit.tui.words import word
 
 
@@ -73,7 +73,7 @@ def conflicts(record: dict[str, Any]) -> str:
         for c in record["conflicts"])
 
 
-class ChartScreen(Translated, Screen):
+class ChartScreen(ClinicScreen):
     BINDINGS = [
         Binding("f5", "encounter", N_("New encounter"), id="new-encounter"),
         Binding("escape", "app.pop_screen", N_("Back"), id="back"),
@@ -103,9 +103,9 @@ class ChartScreen(Translated, Screen):
     def on_screen_resume(self) -> None:
         self.load()
 
-    @work(exclusive=True)
+    @background(exclusive=True)
     async def load(self) -> None:
-        record = self.record = await self.app.desk.patient(self.patient_id)
+        record = self.record = await self.desk.patient(self.patient_id)
         self.query_one("#demographics", Static).update(demographics(record))
         allergy = self.query_one("#allergies", Static)
         allergy.update(allergies(record))
@@ -117,4 +117,4 @@ class ChartScreen(Translated, Screen):
 
     def action_encounter(self) -> None:
         if self.record is not None:
-            self.app.open_encounter(self.patient_id, self.record)
+            self.post_message(OpenEncounter(self.patient_id, self.record))

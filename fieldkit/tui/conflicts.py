@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -23,7 +23,7 @@ from fieldkit.records.queries import when
 from fieldkit.text import split_list
 from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
-from fieldkit.tui.translated import RoleScreen
+from fieldkit.tui.base import RoleScreen, background
 from fieldkit.tui.words import word
 
 
@@ -75,9 +75,9 @@ class ConflictScreen(RoleScreen):
         self.query_one("#conflict-list", DataTable).add_columns(_("Patient"), _("Field"), _("Values"))
         self.load()
 
-    @work(exclusive=True)
+    @background(exclusive=True)
     async def load(self) -> None:
-        self.conflicts = await self.app.desk.conflicts()
+        self.conflicts = await self.desk.conflicts()
         table = self.query_one("#conflict-list", DataTable)
         table.clear()
         for conflict in self.conflicts:
@@ -112,7 +112,7 @@ class ConflictScreen(RoleScreen):
     def action_resolve(self) -> None:
         self.resolve()
 
-    @work(exclusive=True)
+    @background(exclusive=True)
     async def resolve(self) -> None:
         if not self.conflicts:
             return
@@ -124,12 +124,12 @@ class ConflictScreen(RoleScreen):
         try:
             if choice == "":
                 raise FieldkitError(_("pick a value (1, 2…) or type the one to keep"))
-            await self.app.desk.resolve_conflict(conflict["id"], value, self.query_one("#reason", Input).value)
+            await self.desk.resolve_conflict(conflict["id"], value, self.query_one("#reason", Input).value)
         except FieldkitError as exc:
             self.query_one("#conflict-error", Label).update(str(exc))
             return
         self.query_one("#choice", Input).value = self.query_one("#reason", Input).value = ""
         self.query_one("#conflict-error", Label).update("")
-        self.app.notify(shown(_("Kept {value} for {field}.").format(value=value_text(value),
+        self.notify(shown(_("Kept {value} for {field}.").format(value=value_text(value),
                                                                    field=word(conflict["field"]))))
         self.load()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
@@ -26,7 +26,7 @@ from fieldkit.records.scores import Score, news2, qsofa
 from fieldkit.text import ascii_digits
 from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
-from fieldkit.tui.translated import Translated
+from fieldkit.tui.base import ClinicScreen, background
 
 # The vitals of a follow-up, in the order they are taken; Tab walks them.
 FIELDS = ("temperature_c", "pulse", "resp_rate", "systolic_bp", "diastolic_bp", "spo2", "weight_kg", "muac_mm")
@@ -68,7 +68,7 @@ class Tick(Checkbox):
         return "X" if self.value else " "
 
 
-class EncounterScreen(Translated, Screen):
+class EncounterScreen(ClinicScreen):
     BINDINGS = [
         Binding("f2", "save", N_("Save"), id="save", priority=True),
         Binding("ctrl+s", "save", N_("Save"), id="save-ctrl", show=False, priority=True),
@@ -172,13 +172,13 @@ class EncounterScreen(Translated, Screen):
         values.update({box.id: box.value for box in self.query(Checkbox)})
         return values
 
-    @work(exclusive=True, group="draft")
+    @background(exclusive=True, group="draft")
     async def keep_draft(self) -> None:
-        await self.app.desk.keep_draft(self.patient_id, self.form())
+        await self.desk.keep_draft(self.patient_id, self.form())
 
-    @work(exclusive=True, group="draft")
+    @background(exclusive=True, group="draft")
     async def restore_draft(self) -> None:
-        draft = await self.app.desk.draft(self.patient_id)
+        draft = await self.desk.draft(self.patient_id)
         for key, value in (draft or {}).items():
             if value not in (None, ""):
                 self.query_one(f"#{key}").value = value
@@ -207,14 +207,14 @@ class EncounterScreen(Translated, Screen):
     def action_save(self) -> None:
         self.save()
 
-    @work(exclusive=True, group="save")
+    @background(exclusive=True, group="save")
     async def save(self) -> None:
         try:
-            recorded = await self.app.desk.record_encounter(self.encounter())
+            recorded = await self.desk.record_encounter(self.encounter())
         except FieldkitError as exc:
             self.query_one("#encounter-error", Label).update(str(exc))
             return
         self.workers.cancel_group(self, "draft")
-        await self.app.desk.drop_draft(self.patient_id)
-        self.app.notify(shown(_("Saved.") + " " + recorded.news2.summary), timeout=6)
+        await self.desk.drop_draft(self.patient_id)
+        self.notify(shown(_("Saved.") + " " + recorded.news2.summary), timeout=6)
         self.dismiss()

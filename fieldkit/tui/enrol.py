@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import segno
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -22,7 +21,7 @@ from fieldkit.sync.discovery import lan_addresses
 from fieldkit.sync.enrolment import EnrolmentRefused, Offer, join_link, new_code
 from fieldkit.tui.desk import off_loop
 from fieldkit.tui.status import StatusBar
-from fieldkit.tui.translated import RoleScreen
+from fieldkit.tui.base import RoleScreen, background
 
 MINUTES = 10
 # Half blocks draw two rows of modules per line, so a terminal cell (twice as tall as wide) holds
@@ -83,10 +82,10 @@ class EnrolScreen(RoleScreen):
             offer, self.offer = self.offer, None
             await offer.close()
 
-    @work(exclusive=True, group="enrol")
+    @background(exclusive=True, group="enrol")
     async def action_new_code(self) -> None:
         await self._close()
-        store = self.app.desk.clinic.store
+        store = self.desk.store
         member = await off_loop(membership.load, store) if await off_loop(membership.member, store) else None
         if member is None or member.network_key is None:
             self._say(_("This laptop cannot enrol others: only the laptop that created the network holds its key "
@@ -111,7 +110,7 @@ class EnrolScreen(RoleScreen):
         message = _("Laptop {device} joined {network}. It syncs with the others as soon as it is on the LAN.").format(
             device=device[:8], network=member.network.name)
         self._state(message + " " + _("Press N to enrol another."))
-        self.app.notify(message)
+        self.notify(message)
 
     def _show(self, offer: Offer, network: str) -> None:
         code = offer.code

@@ -7,7 +7,7 @@ DataTable is slow past a few thousand rows; a page is twenty).
 
 from __future__ import annotations
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -16,10 +16,11 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from fieldkit.i18n import N_, _, day, digits
 from fieldkit.records.search import PatientSummary
-from fieldkit.tui.desk import PAGE
+from fieldkit.records.worklists import PAGE
+from fieldkit.tui.messages import OpenChart, OpenRegistration
 from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
-from fieldkit.tui.translated import Translated
+from fieldkit.tui.base import ClinicScreen, background
 from fieldkit.tui.words import born, word
 
 
@@ -32,7 +33,7 @@ def describe(patient: PatientSummary) -> tuple[str, str, str]:
     return shown(patient.full_name), f"{_(SEX_MARK.get(patient.sex, '?'))} {born(patient)}", shown(patient.locality)
 
 
-class HomeScreen(Translated, Screen):
+class HomeScreen(ClinicScreen):
     BINDINGS = [
         Binding("f3", "focus_search", N_("Search"), id="search", show=False),
         Binding("f4", "register", N_("Register"), id="register"),
@@ -72,9 +73,9 @@ class HomeScreen(Translated, Screen):
     def on_screen_resume(self) -> None:
         self.refresh_today()
 
-    @work(exclusive=True, group="today")
+    @background(exclusive=True, group="today")
     async def refresh_today(self) -> None:
-        today = await self.app.desk.today()
+        today = await self.desk.today()
 
         def name(task: dict) -> str:
             return shown(today.names.get(task["patient_id"], "?"))
@@ -92,13 +93,13 @@ class HomeScreen(Translated, Screen):
         self.page = 0
         self.find()
 
-    @work(exclusive=True, group="search")
+    @background(exclusive=True, group="search")
     async def find(self) -> None:
         query = self.query_one("#search", Input).value
         if not query.strip():
             self.refresh_today()
             return
-        found = await self.app.desk.search(query, self.page)
+        found = await self.desk.search(query, self.page)
         if found:
             title = _("Patients found, page {n}").format(n=digits(str(self.page + 1)))
         else:
@@ -116,11 +117,11 @@ class HomeScreen(Translated, Screen):
     @on(Input.Submitted, "#search")
     def open_first(self) -> None:
         if self.shown:
-            self.app.open_chart(self.shown[0])
+            self.post_message(OpenChart(self.shown[0]))
 
     @on(DataTable.RowSelected, "#results")
     def open_selected(self, event: DataTable.RowSelected) -> None:
-        self.app.open_chart(self.shown[event.cursor_row])
+        self.post_message(OpenChart(self.shown[event.cursor_row]))
 
     def on_key(self, event) -> None:
         # Down from the search box goes to the results, as in every search-first list.
@@ -139,4 +140,4 @@ class HomeScreen(Translated, Screen):
             self.find()
 
     def action_register(self) -> None:
-        self.app.open_registration(self.query_one("#search", Input).value)
+        self.post_message(OpenRegistration(self.query_one("#search", Input).value))

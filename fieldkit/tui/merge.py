@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -21,10 +21,10 @@ from textual.widgets import Button, DataTable, Footer, Input, Label, Static
 
 from fieldkit.errors import FieldkitError
 from fieldkit.i18n import N_, _, day, ngettext, number
-from fieldkit.records.models import full_name
+from fieldkit.records.names import full_name
 from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
-from fieldkit.tui.translated import RoleScreen, Translated
+from fieldkit.tui.base import RoleScreen, Translated, background
 from fieldkit.tui.words import born, word
 
 SIDE_WIDTH = 30  # two record columns and the labels between them fit 80 columns
@@ -168,11 +168,11 @@ class MergeScreen(RoleScreen):
             self.query_one("#pairs").focus()
             event.stop()
 
-    @work(exclusive=True, group="pairs")
+    @background(exclusive=True, group="pairs")
     async def load(self) -> None:
         query = self.query_one("#pair-search", Input).value
         try:
-            self.pairs = await self.app.desk.duplicate_pairs(query)
+            self.pairs = await self.desk.duplicate_pairs(query)
         except FieldkitError as exc:
             self.query_one("#merge-error", Label).update(str(exc))
             return
@@ -194,9 +194,9 @@ class MergeScreen(RoleScreen):
         pair = self.pairs[event.cursor_row]
         self.show_pair(pair["first"].id, pair["second"].id, why(pair["why"]))
 
-    @work(exclusive=True, group="pair")
+    @background(exclusive=True, group="pair")
     async def show_pair(self, first: str, second: str, reason: str) -> None:
-        self.records = [await self.app.desk.patient(first), await self.app.desk.patient(second)]
+        self.records = [await self.desk.patient(first), await self.desk.patient(second)]
         self.survivor = None
         self._draw_sides()
         self._note(f"{reason}\n{_('1 or 2: the record that stays; then F2 to merge')}")
@@ -236,38 +236,38 @@ class MergeScreen(RoleScreen):
                 self.merge(goes, stays)
         self.app.push_screen(ConfirmMerge(question), callback=answered)
 
-    @work(exclusive=True, group="pair")
+    @background(exclusive=True, group="pair")
     async def merge(self, goes: dict[str, Any], stays: dict[str, Any]) -> None:
         try:
-            await self.app.desk.merge(goes["id"], stays["id"])
+            await self.desk.merge(goes["id"], stays["id"])
         except FieldkitError as exc:
             self.query_one("#merge-error", Label).update(str(exc))
             return
         self.merged = (goes, stays)
-        self.app.notify(_("Merged {goes} into {stays}.").format(goes=shown(full_name(goes)),
+        self.notify(_("Merged {goes} into {stays}.").format(goes=shown(full_name(goes)),
                                                                 stays=shown(full_name(stays))))
         await self._after_change(_("Merged. F3 undoes it."))
 
     def action_undo(self) -> None:
         self.undo()
 
-    @work(exclusive=True, group="pair")
+    @background(exclusive=True, group="pair")
     async def undo(self) -> None:
         if self.merged is None:
             return
         goes, stays = self.merged
         try:
-            await self.app.desk.unmerge(goes["id"])
+            await self.desk.unmerge(goes["id"])
         except FieldkitError as exc:
             self.query_one("#merge-error", Label).update(str(exc))
             return
         self.merged = None
-        self.app.notify(_("Merge undone: {name} is a record of its own again.").format(name=shown(full_name(goes))))
+        self.notify(_("Merge undone: {name} is a record of its own again.").format(name=shown(full_name(goes))))
         await self._after_change(_("Merge undone."))
 
     async def _after_change(self, note: str) -> None:
         """Show the pair as it now stands, and the list without (or with again) the pair."""
-        self.records = [await self.app.desk.patient(record["id"]) for record in self.records]
+        self.records = [await self.desk.patient(record["id"]) for record in self.records]
         self.survivor = None
         self._draw_sides()
         self._note(note)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, VerticalScroll
@@ -20,9 +20,10 @@ from fieldkit.errors import FieldkitError
 from fieldkit.i18n import N_, _, day, digits, ngettext
 from fieldkit.records.models import estimated_birth
 from fieldkit.text import split_list
+from fieldkit.tui.messages import OpenChart
 from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
-from fieldkit.tui.translated import Translated
+from fieldkit.tui.base import ClinicScreen, background
 from fieldkit.tui.words import word
 
 SEX = ("female", "male", "other", "unknown")
@@ -32,7 +33,7 @@ TEXT_FIELDS = (("given_name", N_("Given name")), ("other_names", N_("Other names
                ("allergies", N_("Allergies, comma-separated")))
 
 
-class RegisterScreen(Translated, Screen):
+class RegisterScreen(ClinicScreen):
     BINDINGS = [
         Binding("f2", "save", N_("Save"), id="save", priority=True),
         Binding("escape", "app.pop_screen", N_("Back"), id="back"),
@@ -78,24 +79,23 @@ class RegisterScreen(Translated, Screen):
     def action_save(self) -> None:
         self.save()
 
-    @work(exclusive=True)
+    @background(exclusive=True)
     async def save(self) -> None:
         error = self.query_one("#register-error", Label)
         reason = self.query_one("#reason", Input).value.strip()
         try:
             data = self.patient()
             if not reason:
-                self.duplicates = await self.app.desk.duplicates_of(data)
+                self.duplicates = await self.desk.duplicates_of(data)
                 if self.duplicates:
                     self._show_duplicates()
                     return
-            registered = await self.app.desk.register(data, reason=reason)
+            registered = await self.desk.register(data, reason=reason)
         except FieldkitError as exc:
             error.update(str(exc))
             return
-        self.app.notify(_("Registered."))
-        self.app.pop_screen()
-        self.app.open_chart(registered.patient_id)
+        self.notify(_("Registered."))
+        self.post_message(OpenChart(registered.patient_id, instead=True))
 
     def _show_duplicates(self) -> None:
         title = self.query_one("#duplicates-title", Static)
@@ -113,5 +113,4 @@ class RegisterScreen(Translated, Screen):
 
     @on(DataTable.RowSelected, "#duplicates")
     def open_existing(self, event: DataTable.RowSelected) -> None:
-        self.app.pop_screen()
-        self.app.open_chart(self.duplicates[event.cursor_row].patient.id)
+        self.post_message(OpenChart(self.duplicates[event.cursor_row].patient.id, instead=True))

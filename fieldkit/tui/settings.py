@@ -20,7 +20,7 @@ from fieldkit.i18n import LANGUAGES, N_, _, digits, language
 from fieldkit.text import ascii_digits
 from fieldkit.tui import rtl
 from fieldkit.tui.status import StatusBar
-from fieldkit.tui.translated import Translated
+from fieldkit.tui.base import ClinicScreen
 
 MAX_LOCK_MINUTES = 120
 MODE_NAMES = {"terminal": N_("the terminal lays it out"), "app": N_("fieldkit lays it out"),
@@ -37,7 +37,7 @@ def test_card() -> str:
     return "\n".join(blocks)
 
 
-class SettingsScreen(Translated, Screen):
+class SettingsScreen(ClinicScreen):
     BINDINGS = [
         Binding("f2", "set_pin", N_("Set PIN"), id="set-pin", priority=True),
         Binding("escape", "app.pop_screen", N_("Back"), id="back"),
@@ -67,7 +67,7 @@ class SettingsScreen(Translated, Screen):
     def language_chosen(self, event: Select.Changed) -> None:
         if event.value != language():
             # The app's worker, not this screen's: rebuilding the screens removes this one.
-            self.app.run_worker(self.app.speak(event.value), group="rebuild", exclusive=True)
+            self.app.run_worker(self.app.speak(event.value), group="rebuild", exclusive=True, exit_on_error=False)
 
     @on(Input.Submitted, "#rtl-mode")
     def mode_chosen(self, event: Input.Submitted) -> None:
@@ -75,7 +75,8 @@ class SettingsScreen(Translated, Screen):
         if choice not in {"1", "2", "3"}:
             self.query_one("#settings-error", Label).update(_("choose 1, 2 or 3"))
             return
-        self.app.run_worker(self.app.render_rtl(rtl.MODES[int(choice) - 1]), group="rebuild", exclusive=True)
+        self.app.run_worker(self.app.render_rtl(rtl.MODES[int(choice) - 1]), group="rebuild", exclusive=True,
+                            exit_on_error=False)
 
     @on(Input.Submitted, "#lock-after")
     async def lock_after_chosen(self, event: Input.Submitted) -> None:
@@ -85,7 +86,7 @@ class SettingsScreen(Translated, Screen):
             return
         await self.app.lock_after(int(typed))
         self.query_one("#settings-error", Label).update("")
-        self.app.notify(_("The screen locks after {n} minutes without a key.").format(n=digits(typed)))
+        self.notify(_("The screen locks after {n} minutes without a key.").format(n=digits(typed)))
 
     @on(Input.Submitted, "#pin-again")
     def action_set_pin(self) -> None:
@@ -101,4 +102,4 @@ class SettingsScreen(Translated, Screen):
         finally:
             pin.value = again.value = ""
         error.update("")
-        self.app.notify(_("PIN set until the app is closed."))
+        self.notify(_("PIN set until the app is closed."))

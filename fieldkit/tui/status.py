@@ -20,7 +20,7 @@ from textual.widgets import Footer, Static
 
 from fieldkit.i18n import N_, _, digits, ngettext, number
 from fieldkit.tui.bars import bar
-from fieldkit.tui.translated import Translated
+from fieldkit.tui.base import ClinicScreen
 
 if TYPE_CHECKING:
     from fieldkit.sync.engine import Engine
@@ -144,7 +144,7 @@ class StatusBar(Static):
         self.update(f"fieldkit · {who} · {self.app.sync_state.summary}")
 
 
-class SyncScreen(Translated, Screen):
+class SyncScreen(ClinicScreen):
     """Peers, progress and history; the mesh sync fills it through SyncState alone."""
 
     BINDINGS = [

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -20,7 +19,7 @@ from fieldkit.errors import FieldkitError
 from fieldkit.i18n import N_, _, day, digits, ngettext, number
 from fieldkit.tui.bars import bar
 from fieldkit.tui.status import StatusBar
-from fieldkit.tui.translated import RoleScreen
+from fieldkit.tui.base import RoleScreen, background
 from fieldkit.tui.words import word
 
 BAR_WIDTH = 40  # cells for the longest bar: the label and count columns still fit in 80
@@ -110,14 +109,14 @@ class SummaryScreen(RoleScreen):
         self.day = date.today()
         self.load()
 
-    @work(exclusive=True)
+    @background(exclusive=True)
     async def load(self) -> None:
         title = _("Day summary: {day}").format(day=day(self.day))
         if self.day == date.today():
             title += " · " + _("today")
         self.query_one("#summary-title", Static).update(title)
         try:
-            found = await self.app.desk.day_summary(self.day)
+            found = await self.desk.day_summary(self.day)
         except FieldkitError as exc:
             self.query_one("#summary-error", Label).update(str(exc))
             return

@@ -7,7 +7,7 @@ lock screen also takes the session PIN, if the user set one, without deriving an
 
 from __future__ import annotations
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -20,10 +20,10 @@ from fieldkit.store.keystore import Keystore
 from fieldkit.tui.desk import Desk, off_loop
 from fieldkit.tui.pin import looks_like_pin
 from fieldkit.tui.status import StatusBar
-from fieldkit.tui.translated import Translated
+from fieldkit.tui.base import ClinicScreen, Translated, background
 
 
-class UnlockScreen(Translated, Screen):
+class UnlockScreen(ClinicScreen):
     """Choose a user and give the passphrase; on an empty data directory, create the clinic."""
 
     BINDINGS = [Binding("ctrl+q", "app.quit", N_("Quit"), id="quit")]
@@ -43,7 +43,7 @@ class UnlockScreen(Translated, Screen):
     def on_mount(self) -> None:
         self.load_users()
 
-    @work(exclusive=True)
+    @background(exclusive=True)
     async def load_users(self) -> None:
         home = self.app.home
         first_run = not home.exists
@@ -71,7 +71,7 @@ class UnlockScreen(Translated, Screen):
         else:
             self.sign_in()
 
-    @work(exclusive=True)
+    @background(exclusive=True)
     async def sign_in(self) -> None:
         error = self.query_one("#unlock-error", Label)
         passphrase = self.query_one("#passphrase", Input).value
@@ -104,7 +104,7 @@ class LockScreen(Translated, ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="form", id="lock"):
             asked = _("your passphrase or PIN:") if self.app.pin else _("your passphrase:")
-            yield Static(_("Locked.") + f" {self.app.desk.user.name}, {asked}", classes="title")
+            yield Static(_("Locked.") + f" {self.desk.user.name}, {asked}", classes="title")
             yield Input(password=True, id="lock-passphrase")
             yield Label("", id="lock-error", classes="error")
             yield Button(_("Unlock"), id="unlock-button", variant="primary")
@@ -114,7 +114,7 @@ class LockScreen(Translated, ModalScreen[None]):
     def submitted(self) -> None:
         self.check()
 
-    @work(exclusive=True)
+    @background(exclusive=True)
     async def check(self) -> None:
         field = self.query_one("#lock-passphrase", Input)
         pin = self.app.pin
@@ -122,7 +122,7 @@ class LockScreen(Translated, ModalScreen[None]):
             if pin is not None and looks_like_pin(field.value):
                 pin.check(field.value)
             else:
-                await self.app.desk.check_passphrase(field.value)
+                await self.desk.check_passphrase(field.value)
         except FieldkitError as exc:
             self.query_one("#lock-error", Label).update(str(exc))
             field.value = ""

@@ -8,7 +8,7 @@ and journalled, so other laptops learn it; the last supervisor cannot step down.
 
 from __future__ import annotations
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
@@ -19,7 +19,7 @@ from fieldkit.i18n import LANGUAGES, N_, _
 from fieldkit.store.keystore import ROLES, User
 from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
-from fieldkit.tui.translated import RoleScreen
+from fieldkit.tui.base import RoleScreen, background
 from fieldkit.tui.words import word
 
 PASSPHRASES = ("passphrase", "again", "own-passphrase")
@@ -80,9 +80,9 @@ class UsersScreen(RoleScreen):
         self.query_one("#user-list", DataTable).add_columns(_("Name"), _("Role"), _("Language"))
         self.load()
 
-    @work(exclusive=True, group="users")
+    @background(exclusive=True, group="users")
     async def load(self) -> None:
-        self.users = await self.app.desk.users()
+        self.users = await self.desk.users()
         table = self.query_one("#user-list", DataTable)
         row = table.cursor_row
         table.clear()
@@ -102,7 +102,7 @@ class UsersScreen(RoleScreen):
     def action_add(self) -> None:
         self.add()
 
-    @work(exclusive=True, group="change")
+    @background(exclusive=True, group="change")
     async def add(self) -> None:
         value = {name: self.query_one(f"#{name}", Input).value for name in ("name", *PASSPHRASES)}
         if value["passphrase"] != value["again"]:
@@ -113,7 +113,7 @@ class UsersScreen(RoleScreen):
             return
         self._error(_("sealing the key for the new user…"))
         try:
-            user = await self.app.desk.add_user(value["name"], self.query_one("#role", Select).value,
+            user = await self.desk.add_user(value["name"], self.query_one("#role", Select).value,
                                                 self.query_one("#language", Select).value,
                                                 value["passphrase"], value["own-passphrase"])
         except FieldkitError as exc:
@@ -124,13 +124,13 @@ class UsersScreen(RoleScreen):
                 self.query_one(f"#{name}", Input).value = ""
         self.query_one("#name", Input).value = ""
         self._error("")
-        self.app.notify(_("Added {name} as {role}.").format(name=shown(user.name), role=word(user.role)))
+        self.notify(_("Added {name} as {role}.").format(name=shown(user.name), role=word(user.role)))
         self.load()
 
     def action_change_role(self) -> None:
         self.change_role()
 
-    @work(exclusive=True, group="change")
+    @background(exclusive=True, group="change")
     async def change_role(self) -> None:
         row = self.query_one("#user-list", DataTable).cursor_row
         if not 0 <= row < len(self.users):
@@ -141,15 +141,15 @@ class UsersScreen(RoleScreen):
             self._error(_("{name} is already {role}").format(name=shown(user.name), role=word(role)))
             return
         try:
-            changed = await self.app.desk.change_role(user.name, role)
+            changed = await self.desk.change_role(user.name, role)
         except FieldkitError as exc:
             self._error(str(exc))
             return
         self._error("")
-        self.app.notify(_("{name} is now {role}.").format(name=shown(changed.name), role=word(changed.role)))
-        if changed.id == self.app.desk.user.id and not self.allows(changed.role):
+        self.notify(_("{name} is now {role}.").format(name=shown(changed.name), role=word(changed.role)))
+        if changed.id == self.desk.user.id and not self.allows(changed.role):
             # Stepped down: this screen is a supervisor's, and so is the status line's role.
             self.app.signed_in = f"{changed.name} ({changed.role})"
-            self.app.pop_screen()
+            self.dismiss()
             return
         self.load()

@@ -6,15 +6,12 @@ laptop and unlocks its clinic like every other command.
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import signal
 import sys
 from pathlib import Path
 
 import click
 
-from fieldkit.cli import Context, emit, json_option
+from fieldkit.cli.context import Context, emit, host_port, json_option
 from fieldkit.sync import ENROL_PORT
 
 data_option = click.option("--data", type=click.Path(path_type=Path), envvar="FIELDKIT_HUB_DATA",
@@ -43,11 +40,12 @@ def hub_init(data: Path) -> None:
 @data_option
 def hub_join(code: str, address: str | None, data: Path) -> None:
     """Enrol the hub in a network with the code the supervisor's laptop shows (or its join link)."""
-    from fieldkit.cli_sync import _address
+    import asyncio
+
     from fieldkit.hub import identity
     from fieldkit.sync.enrolment import join_any, read_link
 
-    code, addresses = read_link(code) if address is None else (code, [_address(address, ENROL_PORT)])
+    code, addresses = read_link(code) if address is None else (code, [host_port(address, ENROL_PORT)])
     key_file = data / identity.KEY
     if not key_file.exists():
         raise click.ClickException(f"{data} holds no hub identity: run `fieldkit hub init` first")
@@ -64,6 +62,10 @@ def hub_join(code: str, address: str | None, data: Path) -> None:
                                                 "postgresql://USER@HOST/DB")
 def hub_serve(data: Path, host: str | None, port: int | None, database: str | None) -> None:
     """Receive laptops' uploads until SIGINT or SIGTERM; one JSON log line per request on stderr."""
+    import asyncio
+    import logging
+    import signal
+
     from fieldkit.hub import identity
     from fieldkit.hub.app import Hub
     from fieldkit.hub.settings import HubSettings
@@ -95,23 +97,25 @@ def hub_serve(data: Path, host: str | None, port: int | None, database: str | No
 @click.pass_obj
 def hub_push(context: Context, url: str | None, as_json: bool) -> None:
     """Forward everything the hub lacks, then receive what this laptop lacks; shows progress."""
+    import asyncio
+
     from fieldkit.sync import membership
     from fieldkit.sync.forwarder import push
 
-    clinic = context.clinic()
-    with clinic.store:
-        member = membership.load(clinic.store)
-        url = url or clinic.store.get_meta("hub_url")
+    store, user = context.open()
+    with store:
+        member = membership.load(store)
+        url = url or store.get_meta("hub_url")
         if not url:
             raise click.ClickException("no hub yet: give --url https://HOST:7400")
-        clinic.store.set_meta({"hub_url": url})
+        store.set_meta({"hub_url": url})
 
         def progress(report) -> None:
             if not as_json:
                 click.echo(f"sent {report.sent} entries in {report.batches} batches, {report.pending} still to send",
                            err=True)
 
-        report = asyncio.run(push(clinic.store, member, url, progress=progress))
+        report = asyncio.run(push(store, member, url, progress=progress))
     emit({"sent": report.sent, "batches": report.batches, "received": report.received, "pending": report.pending,
           "seconds": round(report.seconds, 2)}, as_json,
          f"hub has everything: sent {report.sent}, received {report.received} in {report.seconds:.1f} s")

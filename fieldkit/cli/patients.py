@@ -1,0 +1,142 @@
+"""`fieldkit patient …`: register, find, show and edit patients."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from fieldkit.cli.context import Context, emit, json_option
+
+
+def patient_options(required: bool):
+    def decorate(command):
+        options = [
+            click.option("--given", "given_name", required=required, help="Given name (any script)."),
+            click.option("--family", "family_name", help="Family name."),
+            click.option("--other", "other_names", help="Middle, father's or grandfather's names."),
+            click.option("--sex", type=click.Choice(["female", "male", "other", "unknown"])),
+            click.option("--birth-date", help="YYYY-MM-DD."),
+            click.option("--age", help="Age in years when the birth date is unknown (estimated)."),
+            click.option("--phone"),
+            click.option("--id", "identifiers", multiple=True, metavar="SYSTEM=VALUE", help="An identifier, e.g. national=123."),
+            click.option("--locality"),
+            click.option("--allergy", "allergies", multiple=True, help="Repeat for several allergies."),
+        ]
+        for option in reversed(options):
+            command = option(command)
+        return command
+    return decorate
+
+
+def patient_input(values: dict[str, Any]) -> dict[str, Any]:
+    from fieldkit.errors import FieldkitError
+    from fieldkit.records.models import estimated_birth
+
+    data = {k: v for k, v in values.items() if v not in (None, (), "")}
+    if "identifiers" in data:
+        pairs = [item.partition("=") for item in data["identifiers"]]
+        if any(not sep or not system for system, sep, _ in pairs):
+            raise FieldkitError("--id takes SYSTEM=VALUE, for example --id national=29801011234567")
+        data["identifiers"] = {system: value for system, _, value in pairs}
+    if "allergies" in data:
+        data["allergies"] = list(data["allergies"])
+    if "age" in data and "birth_date" in data:
+        raise FieldkitError("give either --birth-date or --age, not both")
+    if "birth_date" in data:
+        data["birth_date_estimated"] = False  # a known date replaces an estimate
+    if "age" in data:
+        data.update(estimated_birth(data.pop("age")))
+    return data
+
+
+@click.group()
+def patient() -> None:
+    """Register, find, show and edit patients."""
+
+
+@patient.command("add")
+@patient_options(required=True)
+@click.option("--reason", default="", help="Why register although likely duplicates were found.")
+@json_option
+@click.pass_obj
+def patient_add(context: Context, reason: str, as_json: bool, **values: Any) -> None:
+    """Register a patient; likely duplicates are reported as a warning, never a block."""
+    data = patient_input(values)
+    clinic = context.clinic()
+    with clinic.store:
+        result = clinic.register(data, reason=reason)
+    duplicates = [{"id": m.patient.id, "name": m.patient.full_name, "score": m.score, "reasons": list(m.reasons)}
+                  for m in result.duplicates]
+    for match in duplicates:
+        click.echo(f"warning: possible duplicate {match['id']} {match['name']} ({', '.join(match['reasons'])})", err=True)
+    emit({"id": result.patient_id, "possible_duplicates": duplicates}, as_json, result.patient_id)
+
+
+@patient.command("search")
+@click.argument("query", nargs=-1, required=True)
+@click.option("--limit", default=20, show_default=True)
+@json_option
+@click.pass_obj
+def patient_search(context: Context, query: tuple[str, ...], limit: int, as_json: bool) -> None:
+    """Find patients by any part of a name (any script), an identifier or a phone number."""
+    from fieldkit.records.search import search
+
+    store, _ = context.open()
+    with store:
+        found = store.read(lambda conn: search(conn, " ".join(query), limit=limit))
+    rows = [vars(p) | {"name": p.full_name} for p in found]
+    emit(rows, as_json, "\n".join(f"{p.id}  {p.full_name}  {p.sex}  {p.birth_date}{'~' if p.birth_date_estimated else ''}"
+                                  f"  {p.locality}" for p in found) or "no patient found")
+
+
+@patient.command("show")
+@click.argument("patient_id")
+@json_option
+@click.pass_obj
+def patient_show(context: Context, patient_id: str, as_json: bool) -> None:
+    """Show a patient's record (opening it is audited)."""
+    from fieldkit.records.queries import open_patient
+
+    store, user = context.open()
+    with store:
+        record = store.write(lambda tx: open_patient(tx, user, patient_id))
+    emit(record, as_json, _describe_patient(record))
+
+
+def _describe_patient(record: dict[str, Any]) -> str:
+    from fieldkit.records.names import full_name
+
+    lines = [f"{full_name(record)}  ({record.get('sex') or 'unknown'}, born {record.get('birth_date') or '?'}"
+             f"{' estimated' if record.get('birth_date_estimated') else ''})",
+             f"id {record['id']}  phone {record.get('phone') or '-'}  locality {record.get('locality') or '-'}"]
+    if record.get("allergies"):
+        lines.append(f"ALLERGIES: {', '.join(record['allergies'])}")
+    if record.get("merged_into"):
+        lines.append(f"merged into {record['merged_into']}")
+    for encounter in record["encounters"]:
+        score = encounter.get("scores", {}).get("news2", {})
+        lines.append(f"  {encounter['at']}  {encounter.get('kind')}  NEWS2 {score.get('total', '-')} ({score.get('band', '-')})"
+                     f"{'  ENTERED IN ERROR' if encounter['entered_in_error'] else ''}")
+    for conflict in record["conflicts"]:
+        lines.append(f"  conflict on {conflict['field']}: "
+                     + " vs ".join(json.dumps(c['value'], ensure_ascii=False) for c in conflict["candidates"]))
+    return "\n".join(lines)
+
+
+@patient.command("edit")
+@click.argument("patient_id")
+@patient_options(required=False)
+@click.pass_obj
+def patient_edit(context: Context, patient_id: str, **values: Any) -> None:
+    """Change demographics; only the fields given change."""
+    from fieldkit.errors import FieldkitError
+
+    data = patient_input(values)
+    if not data:
+        raise FieldkitError("nothing to change: give at least one field option")
+    clinic = context.clinic()
+    with clinic.store:
+        changed = clinic.edit(patient_id, data)
+    click.echo(f"changed {', '.join(changed)}" if changed else "nothing changed")

@@ -1,0 +1,47 @@
+"""`fieldkit user …`: the people who sign in on this laptop, and their roles."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from fieldkit.cli.context import Context, emit, json_option
+from fieldkit.i18n import LANGUAGES
+from fieldkit.permissions import ROLES
+
+
+@click.group()
+def user() -> None:
+    """Users of this laptop and their roles."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--language", default="en", show_default=True, type=click.Choice(list(LANGUAGES)))
+@click.pass_obj
+def user_add(context: Context, name: str, role: str, language: str) -> None:
+    """Add a user (a supervisor signs in to do it); the new user's passphrase is asked twice."""
+    from fieldkit.store.session import add_user, unlock
+
+    supervisor = context.user_name()
+    supervisor_passphrase = context.passphrase(f"Passphrase for {supervisor}")
+    new_passphrase = os.environ.get("FIELDKIT_NEW_PASSPHRASE") or click.prompt(
+        f"New passphrase for {name}", hide_input=True, confirmation_prompt=True)
+    store, _ = unlock(context.home, supervisor, supervisor_passphrase)
+    with store:
+        added = add_user(context.home, store, by=supervisor, by_passphrase=supervisor_passphrase, name=name,
+                         role=role, passphrase=new_passphrase, language=language)
+    click.echo(f"added {added.role} {added.name}")
+
+
+@user.command("list")
+@json_option
+@click.pass_obj
+def user_list(context: Context, as_json: bool) -> None:
+    """Users who can sign in on this laptop (no passphrase needed)."""
+    from fieldkit.store.keystore import Keystore
+
+    users = [{"name": u.name, "role": u.role, "language": u.language} for u in Keystore(context.home.keystore).users()]
+    emit(users, as_json, "\n".join(f"{u['name']}\t{u['role']}\t{u['language']}" for u in users))
