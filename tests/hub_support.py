@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -34,7 +35,10 @@ def postgres_schema() -> Iterator[str]:
         with psycopg.connect(POSTGRES, autocommit=True) as conn:
             conn.execute(f"CREATE SCHEMA {schema}")
     except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not running on 127.0.0.1:5432 ({exc}); .ci/run starts it")
+        why = f"PostgreSQL is not running on 127.0.0.1:5432 ({str(exc).strip().splitlines()[0]}); .ci/run starts it"
+        if os.environ.get("FIELDKIT_REQUIRE_POSTGRES"):  # set by .ci/run: there, a skip would hide a failure
+            pytest.fail(why)
+        pytest.skip(why)
     try:
         yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
     finally:

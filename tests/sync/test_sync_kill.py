@@ -9,7 +9,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -99,10 +98,8 @@ async def test_the_receiving_process_killed_mid_sync(peer, source, seed):
 
 @pytest.mark.parametrize("seed", [4, 5])
 async def test_the_serving_process_killed_mid_sync(peer, source, seed):
-    port = random.Random(seed).randint(20_000, 40_000)
-    server = fieldkit(source, "sync", "serve", "--host", "127.0.0.1", "--port", str(port))
+    server, port = await serving(source)
     try:
-        await listening(port)
         await asyncio.sleep(random.Random(seed).uniform(0.0, 0.5))
         session = asyncio.ensure_future(sync_with(peer.store, peer.member, "127.0.0.1", port, timeout=10))
         await asyncio.sleep(random.Random(seed).uniform(0.3, 2.0))
@@ -116,9 +113,8 @@ async def test_the_serving_process_killed_mid_sync(peer, source, seed):
         server.wait()
     held = whole_batches_only(peer)
 
-    server = fieldkit(source, "sync", "serve", "--host", "127.0.0.1", "--port", str(port))
+    server, port = await serving(source)
     try:
-        await listening(port)
         report = await sync_with(peer.store, peer.member, "127.0.0.1", port)
     finally:
         server.send_signal(signal.SIGTERM)
@@ -128,13 +124,12 @@ async def test_the_serving_process_killed_mid_sync(peer, source, seed):
     same_journals(peer, source)
 
 
-async def listening(port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"nothing listens on port {port}")
+async def serving(laptop: Laptop) -> tuple[subprocess.Popen, int]:
+    """`fieldkit sync serve` on a port the system picks, and that port, read from what it prints."""
+    env = {**os.environ, "FIELDKIT_HOME": str(laptop.home.path), "FIELDKIT_PASSPHRASE": PASSPHRASE,
+           "FIELDKIT_USER": laptop.user.name}
+    server = subprocess.Popen([sys.executable, "-m", "fieldkit", "sync", "serve", "--host", "127.0.0.1", "--port", "0"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = await asyncio.wait_for(asyncio.to_thread(server.stdout.readline), 60)
+    assert "serving network" in line, line
+    return server, int(line.strip().rsplit(":", 1)[1])

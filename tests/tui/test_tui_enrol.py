@@ -12,7 +12,7 @@ from fieldkit.sync.enrolment import Unanswered, join_any, join_link, read_link
 from fieldkit.tui.app import FieldkitApp
 from fieldkit.tui.enrol import QUIET_ZONE, qr_lines
 from sync_support import PASSPHRASE, network, new_laptop
-from tui_support import database_off_the_loop, screen, sign_in, text, until  # noqa: F401 - fixtures
+from tui_support import screen, sign_in, text, until
 
 LOOPBACK = "127.0.0.1"
 

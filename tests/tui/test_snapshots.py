@@ -19,7 +19,7 @@ from fieldkit.store.keystore import Keystore
 from fieldkit.store.session import unlock
 from fieldkit.tui import conflicts as conflict_screen
 from fieldkit.tui.app import FieldkitApp
-from tui_support import PASSPHRASE, conflict, database_off_the_loop, home, screen, sign_in, until  # noqa: F401
+from tui_support import PASSPHRASE, screen, sign_in, until
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 NEIGHBOURS = [

@@ -10,8 +10,8 @@ import pytest
 from fieldkit.records.services import Clinic
 from fieldkit.store.home import Home
 from fieldkit.tui.app import FieldkitApp
-from tui_support import (FATIMA, PASSPHRASE, conflict, database_off_the_loop, home,  # noqa: F401
-                         open_encounter_for_fatima, passphrase_field_ready, screen, sign_in, text, until)
+from tui_support import (FATIMA, PASSPHRASE, open_encounter_for_fatima, passphrase_field_ready, screen, sign_in, text,
+                         until)
 
 
 async def test_guard_catches_a_database_call_on_the_loop(home):

@@ -9,7 +9,7 @@ from fieldkit.tui.app import FieldkitApp
 from fieldkit.tui.status import clock
 from hub_support import enrol_hub, running_hub
 from sync_support import PASSPHRASE, network
-from tui_support import database_off_the_loop, home, screen, sign_in, text, until  # noqa: F401 - fixtures
+from tui_support import screen, sign_in, text, until
 
 LAN = ["127.0.0.1"]
 

@@ -20,7 +20,7 @@ from fieldkit.tui.enrol import EnrolScreen
 from fieldkit.tui.merge import MergeScreen
 from fieldkit.tui.summary import SummaryScreen, bar_chart
 from fieldkit.tui.users import UsersScreen
-from tui_support import PASSPHRASE, FATIMA, database_off_the_loop, home, sign_in, screen, until, text  # noqa: F401
+from tui_support import PASSPHRASE, FATIMA, sign_in, screen, until, text
 
 HOA = "hoa's passphrase"
 WELL = {"temperature_c": 37, "pulse": 70, "resp_rate": 16, "systolic_bp": 120, "spo2": 98, "avpu": "A"}

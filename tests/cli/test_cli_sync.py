@@ -17,6 +17,15 @@ def init(home, name):
     return re.search(r"device ([0-9a-f]{32})", result.stdout).group(1)
 
 
+def serve(home) -> tuple[subprocess.Popen, str]:
+    """`fieldkit sync serve` on a port the system picks, and the address it says it serves on."""
+    server = subprocess.Popen([sys.executable, "-m", "fieldkit", "sync", "serve", "--host", "127.0.0.1", "--port", "0"],
+                              env=_env(home), stdout=subprocess.PIPE, text=True)
+    line = server.stdout.readline()
+    assert "serving network" in line, line
+    return server, re.search(r" on (\S+:\d+)$", line.strip()).group(1)
+
+
 def test_create_enrol_join_sync_status_and_revoke(tmp_path):
     base, field = tmp_path / "base", tmp_path / "field"
     init(base, "amina")
@@ -35,11 +44,9 @@ def test_create_enrol_join_sync_status_and_revoke(tmp_path):
     assert offer.wait(timeout=30) == 0 and field_device in offer.stdout.read()
 
     assert run(field, "patient", "add", "--given", "Lan", "--family", "Nguyen", "--sex", "female").returncode == 0
-    server = subprocess.Popen([sys.executable, "-m", "fieldkit", "sync", "serve", "--host", "127.0.0.1",
-                               "--port", "27301"], env=_env(base), stdout=subprocess.PIPE, text=True)
+    server, address = serve(base)
     try:
-        assert "serving network" in server.stdout.readline()
-        now = run(field, "sync", "now", "127.0.0.1:27301", "--json")
+        now = run(field, "sync", "now", address, "--json")
         assert now.returncode == 0, now.stderr
         [session] = json.loads(now.stdout)
         assert session["received"] >= 1 and session["sent"] >= 2  # its user, its patient
@@ -56,11 +63,9 @@ def test_create_enrol_join_sync_status_and_revoke(tmp_path):
     assert revoked.returncode == 0, revoked.stderr
     shown = json.loads(run(base, "network", "show", "--json").stdout)
     assert shown["revoked"] == [field_device]
-    server = subprocess.Popen([sys.executable, "-m", "fieldkit", "sync", "serve", "--host", "127.0.0.1",
-                               "--port", "27301"], env=_env(base), stdout=subprocess.PIPE, text=True)
+    server, address = serve(base)
     try:
-        server.stdout.readline()
-        refused = run(field, "sync", "now", "127.0.0.1:27301")
+        refused = run(field, "sync", "now", address)
     finally:
         server.terminate()
         server.wait(timeout=30)
