@@ -124,7 +124,7 @@ def _skeletons(word: str) -> tuple[str, ...]:
             choice: tuple[str, ...] = (part,)
         elif i == 1 and not parts[0]:
             choice = ("a", "a" + long) if long else ("a",)
-        elif i == len(parts) - 2 and not parts[-1] or not long:
+        elif (i == len(parts) - 2 and not parts[-1]) or not long:
             choice = ("",)
         elif len(part) == 1 or part.endswith("a"):
             choice = ("", long)
@@ -187,8 +187,9 @@ def index_keys(names: Iterable[str], identifiers: Iterable[str] = (), phones: It
             word_pieces = [p for p in _SEPARATORS.split(fold(word.replace(ZWNJ, " "))) if p]
             pieces += word_pieces
             forms.add("".join(word_pieces))
-    forms.update(pieces, map(_without_article, pieces), map(str.__add__, pieces, pieces[1:]))
-    forms -= {"", None}
+    forms.update(pieces, map(str.__add__, pieces, pieces[1:]))
+    forms.update(form for form in map(_without_article, pieces) if form)
+    forms.discard("")
     keys = set().union(*map(_name_keys, forms))
     for identifier in identifiers:
         normal = _identifier(identifier)

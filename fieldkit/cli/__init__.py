@@ -46,7 +46,7 @@ def main() -> None:
     except ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except Exception as exc:  # noqa: BLE001 - the one place every failure becomes one line
+    except Exception as exc:
         if os.environ.get("FIELDKIT_DEBUG"):
             raise
         from fieldkit.errors import FieldkitError

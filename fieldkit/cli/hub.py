@@ -102,7 +102,7 @@ def hub_push(context: Context, url: str | None, as_json: bool) -> None:
     from fieldkit.sync import membership
     from fieldkit.sync.forwarder import push
 
-    store, user = context.open()
+    store, _ = context.open()
     with store:
         member = membership.load(store)
         url = url or store.get_meta("hub_url")

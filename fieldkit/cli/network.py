@@ -6,7 +6,6 @@ encrypted database.
 
 from __future__ import annotations
 
-
 import click
 
 from fieldkit.cli.context import Context, emit, host_port, json_option
@@ -25,7 +24,7 @@ def network_create(context: Context, name: str) -> None:
     """Start a network on this laptop, which then holds its key (a supervisor's laptop)."""
     from fieldkit.sync import membership
 
-    store, user = context.supervisor()
+    store, _ = context.supervisor()
     with store:
         member = membership.create(store, name)
     click.echo(f"network {member.network.name} ({member.network.id})\nthis laptop {member.device_id} holds its key")
@@ -38,7 +37,7 @@ def network_show(context: Context, as_json: bool) -> None:
     """This laptop's network, the laptops it knows and those revoked."""
     from fieldkit.sync import membership
 
-    store, user = context.open()
+    store, _ = context.open()
     with store:
         member = membership.load(store)
         known, revoked = sorted(store.certificates()), sorted(store.revoked())
@@ -62,7 +61,7 @@ def network_enrol(context: Context, port: int, minutes: int) -> None:
     from fieldkit.sync.discovery import lan_addresses
     from fieldkit.sync.enrolment import Offer, join_link, new_code
 
-    store, user = context.supervisor()
+    store, _ = context.supervisor()
     with store:
         member = membership.load(store)
         if member.network_key is None:
@@ -106,7 +105,7 @@ def network_join(context: Context, code: str, address: str | None) -> None:
         code, addresses = read_link(code)
     else:
         addresses = [host_port(address, ENROL_PORT)]
-    store, user = context.open()
+    store, _ = context.open()
     with store:
         if membership.member(store):
             raise click.ClickException("this laptop is already in a network")

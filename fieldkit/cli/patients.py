@@ -69,8 +69,8 @@ def patient_add(context: Context, reason: str, as_json: bool, **values: Any) -> 
         result = clinic.register(data, reason=reason)
     duplicates = [{"id": m.patient.id, "name": m.patient.full_name, "score": m.score, "reasons": list(m.reasons)}
                   for m in result.duplicates]
-    for match in duplicates:
-        click.echo(f"warning: possible duplicate {match['id']} {match['name']} ({', '.join(match['reasons'])})", err=True)
+    for m in result.duplicates:
+        click.echo(f"warning: possible duplicate {m.patient.id} {m.patient.full_name} ({', '.join(m.reasons)})", err=True)
     emit({"id": result.patient_id, "possible_duplicates": duplicates}, as_json, result.patient_id)
 
 

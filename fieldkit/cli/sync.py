@@ -34,7 +34,7 @@ def sync_serve(context: Context, host: str, port: int) -> None:
     from fieldkit.sync import membership
     from fieldkit.sync.engine import Engine
 
-    store, user = context.open()
+    store, _ = context.open()
     with store:
         member = membership.load(store)
 
@@ -78,7 +78,7 @@ def sync_now(context: Context, peer: str | None, as_json: bool) -> None:
     from fieldkit.sync.messages import PROTOCOL
     from fieldkit.sync.peer import sync_with
 
-    store, user = context.open()
+    store, _ = context.open()
     with store:
         member = membership.load(store)
 
@@ -95,7 +95,8 @@ def sync_now(context: Context, peer: str | None, as_json: bool) -> None:
                 async with Discovery(network_id=member.network.id, device_id=member.device_id, port=0,
                                      protocol=PROTOCOL, advertise=False) as discovery:
                     deadline = time.monotonic() + LOOK_FOR
-                    while time.monotonic() < deadline and not _chosen(discovery.peers(), peer):
+                    # Discovery has no event for "this peer was seen": look every tenth of a second.
+                    while time.monotonic() < deadline and not _chosen(discovery.peers(), peer):  # noqa: ASYNC110
                         await asyncio.sleep(0.1)
                     targets = [(s.host, s.port, s.device_id) for s in _chosen(discovery.peers(), peer)]
                 if not targets:
@@ -138,7 +139,7 @@ def sync_status(context: Context, as_json: bool) -> None:
     from fieldkit.sync import membership
     from fieldkit.sync.hub_vector import lacking
 
-    store, user = context.open()
+    store, _ = context.open()
     with store:
         member = membership.load(store)
         ours = store.version_vector()

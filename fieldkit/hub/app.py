@@ -17,16 +17,17 @@ import asyncio
 import json
 import logging
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
-from fieldkit.errors import ChainError, FieldkitError
+from fieldkit.errors import ChainError
 from fieldkit.hub.openapi import OPENAPI
 from fieldkit.hub.settings import HubSettings
 from fieldkit.hub.storage import HubStorage
-from fieldkit.store.journal import SCHEMA_VERSION, verify_hash
 from fieldkit.store.hlc import wall_ms
+from fieldkit.store.journal import SCHEMA_VERSION, verify_hash
 from fieldkit.sync import certs, messages
 from fieldkit.sync.membership import Membership
 from fieldkit.sync.verify import Refused, Verified, Verifier
@@ -175,7 +176,7 @@ async def health(request: web.Request) -> web.StreamResponse:
     storage = request.app[STORAGE]
     try:
         entries = await asyncio.to_thread(storage.count)
-    except Exception as exc:  # the store is down: say so, with a status a monitor reads
+    except Exception as exc:  # noqa: BLE001 - the store is down: say so, with a status a monitor reads
         return web.json_response({"status": "unavailable", "storage": storage.kind, "error": str(exc)[:200]},
                                  status=503)
     return web.json_response({"status": "ok", "storage": storage.kind, "entries": entries,
@@ -225,11 +226,12 @@ class Hub:
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port, ssl_context=tls_context(self.identity),
                            backlog=1024)
         await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
+        self.port = self._runner.addresses[0][1]
         return self
 
     @property
     def app(self) -> web.Application:
+        assert self._runner is not None, "the hub is not running"
         return self._runner.app
 
     async def __aexit__(self, *exc) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -32,8 +34,8 @@ class HubSettings(BaseModel):
         return self.database or f"sqlite:///{self.data / 'hub.db'}"
 
     @classmethod
-    def load(cls, data: Path, environ: dict[str, str] | None = None, **given) -> "HubSettings":
-        environ = os.environ if environ is None else environ
+    def load(cls, data: Path, environ: Mapping[str, str] | None = None, **given: Any) -> "HubSettings":
+        env: Mapping[str, str] = os.environ if environ is None else environ
         values: dict = {}
         path = data / "hub.toml"
         if path.exists():
@@ -42,8 +44,8 @@ class HubSettings(BaseModel):
             except tomllib.TOMLDecodeError as exc:
                 raise FieldkitError(f"{path}: {exc}") from None
         for name in cls.model_fields:
-            if f"FIELDKIT_HUB_{name.upper()}" in environ:
-                values[name] = environ[f"FIELDKIT_HUB_{name.upper()}"]
+            if f"FIELDKIT_HUB_{name.upper()}" in env:
+                values[name] = env[f"FIELDKIT_HUB_{name.upper()}"]
         values.update({k: v for k, v in given.items() if v is not None})
         try:
             return cls(data=data, **values)

@@ -16,11 +16,12 @@ import random
 import time
 import unicodedata
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import lru_cache
-from itertools import accumulate
-from typing import Any, Callable, Iterator, NamedTuple
+from functools import cache
+from itertools import accumulate, pairwise
+from typing import Any, NamedTuple
 
 from fieldkit.records.models import Encounter, Patient, age_in_years
 from fieldkit.records.services import encounter_changes, registration
@@ -139,7 +140,7 @@ def _culture(male: str, female: str, family: str, *, middle: tuple[str, str] | N
     """`middle` is (for men, for women), or None for a second given name of the patient's sex."""
     given = {"male": _words(male), "female": _words(female)}
     middles = given if middle is None else {"male": _words(middle[0]), "female": _words(middle[1])}
-    pairs = tuple(tuple(pair.split(">")) for pair in _words(respellings))
+    pairs = tuple((written, again) for written, again in (pair.split(">") for pair in _words(respellings)))
     return Culture(given, _words(family), middles, middle_share, pairs, countries)
 
 
@@ -435,7 +436,7 @@ def _norms(age: float) -> tuple[int, int, int]:
 
 def _growth(age: float) -> tuple[float, float]:
     """Median weight and height of a child, interpolated between the GROWTH rows."""
-    for (age0, weight0, height0), (age1, weight1, height1) in zip(GROWTH, GROWTH[1:]):
+    for (age0, weight0, height0), (age1, weight1, height1) in pairwise(GROWTH):
         if age < age1:
             part = (age - age0) / (age1 - age0)
             return weight0 + part * (weight1 - weight0), height0 + part * (height1 - height0)
@@ -481,7 +482,7 @@ def _vitals(rng: random.Random, draft: _Draft, state: State, kind: str) -> dict[
     return vitals
 
 
-@lru_cache(maxsize=None)
+@cache
 def _conditions_at(half_years: int, country: str) -> tuple[tuple[Condition, ...], list[int]]:
     """The conditions seen at this age and in this country, with cumulative shares.
 

@@ -74,6 +74,6 @@ def likely_duplicates(conn, patient: Patient, *, exclude: str = "", limit: int =
         if "same identifier" in reasons or "same phone" in reasons:
             score = max(score, 90)
         if score >= THRESHOLD:
-            matches.append(Match(other, min(score, 100), tuple([N_("similar name")] + reasons)))
+            matches.append(Match(other, min(score, 100), tuple([N_("similar name"), *reasons])))
     matches.sort(key=lambda m: (-m.score, m.patient.id))
     return matches[:limit]

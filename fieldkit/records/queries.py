@@ -4,7 +4,7 @@ patient's record, the one read that writes: it is audited in the transaction tha
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as dt_time
 from typing import Any
 
@@ -18,7 +18,7 @@ from fieldkit.store.keystore import User
 def when(ver: str) -> str:
     """The wall-clock time inside a version string, as ISO 8601 UTC."""
     stamp = millis(int(ver.split(".", 1)[0], 16))
-    return datetime.fromtimestamp(stamp / 1000, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(stamp / 1000, UTC).isoformat(timespec="seconds")
 
 
 def _row(conn, entity: str, entity_id: str) -> dict[str, Any] | None:

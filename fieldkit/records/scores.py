@@ -15,8 +15,8 @@ instead of it (Surviving Sepsis Campaign 2021). Both are decision support, not a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from fieldkit.i18n import N_, _
 from fieldkit.records.models import Vitals, round_half_up

@@ -9,9 +9,10 @@ command line and the tests; the clinic screen's `Desk` awaits the very same func
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import pydantic
 

@@ -18,9 +18,9 @@ import struct
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from fieldkit.errors import FieldkitError
 from fieldkit.store.home import Home

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fieldkit.store.journal import GENESIS, canonical
 
@@ -36,7 +36,7 @@ def append(conn, head: AuditHead, *, user: str, action: str, entity_id: str = ""
 
 def append_many(conn, head: AuditHead, *, user: str, events: list[tuple[str, str, str]]) -> AuditHead:
     """Add a row per (action, entity id, detail) in one statement; the head is written once."""
-    at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    at = datetime.now(UTC).isoformat(timespec="milliseconds")
     rows = []
     for action, entity_id, detail in events:
         seq = head.seq + 1

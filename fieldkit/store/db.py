@@ -19,18 +19,19 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fieldkit.errors import FieldkitError
 from fieldkit.store import audit, fold
 from fieldkit.store.connection import connect
+from fieldkit.store.heads import chain_head, get_meta, heads, version_vector
 from fieldkit.store.hlc import HybridClock
 from fieldkit.store.journal import Checkpoint, Entry, canonical, checkpoint_message, parse, role_grants
 from fieldkit.store.outgoing import Outgoing, select
 from fieldkit.store.threads import ConnectionThreads
-from fieldkit.store.heads import chain_head, get_meta, heads, version_vector
 from fieldkit.store.transaction import Change, Ingested, Transaction
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ class Committed:
     external: bool = False  # another process committed (it may have changed only local tables)
 
 
-Subscriber = Callable[[Committed], None]
+Subscriber = Callable[[Committed], object]
 
 
 class _Tables:

@@ -5,7 +5,7 @@ A draft is not a record: it is never journalled, folded or synced, and `db rebui
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fieldkit.store.journal import canonical, parse
@@ -13,7 +13,7 @@ from fieldkit.store.journal import canonical, parse
 
 def keep(conn, key: str, data: dict[str, Any]) -> None:
     conn.execute("INSERT OR REPLACE INTO drafts VALUES (?, ?, ?)",
-                 (key, canonical(data), datetime.now(timezone.utc).isoformat(timespec="seconds")))
+                 (key, canonical(data), datetime.now(UTC).isoformat(timespec="seconds")))
 
 
 def load(conn, key: str) -> dict[str, Any] | None:

@@ -16,7 +16,8 @@ patient's search keys are written once per transaction, after its last write the
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from fieldkit.namekeys import index_keys
 from fieldkit.store.entities import MUTABLE, PATIENT, SEARCH_FIELDS, MutableEntity
@@ -75,7 +76,7 @@ def _fold_write(conn, entry: Entry, spec: MutableEntity, payload: dict[str, Any]
     values: dict[str, Any] = {}
     for _, _, w_fields, _ in writes:  # ascending versions: the last writer of each field wins
         values.update(w_fields)
-    row = [entry.entity_id]
+    row: list[Any] = [entry.entity_id]
     for name in spec.fields:
         value = values.get(name)
         row.append(canonical(value) if name in spec.json_fields and value is not None else value)

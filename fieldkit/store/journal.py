@@ -8,8 +8,9 @@ reordered. `data` is kept as the exact canonical JSON text that was hashed, neve
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import orjson
 

@@ -12,14 +12,15 @@ import os
 import secrets
 import sqlite3
 import unicodedata
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 from fieldkit.errors import FieldkitError, WrongPassphrase
 from fieldkit.i18n import _
-from fieldkit.permissions import ROLES
+from fieldkit.permissions import ROLES, roles_for
+
 # Argon2id cost, tuned so one guess costs about half a second on a 2-core field laptop (RFC 9106
 # floor is 64 MiB, 3 passes); `bench/` reports the measured unlock time.
 KDF = {"memory_kib": 256 * 1024, "iterations": 3, "lanes": 2}
@@ -104,7 +105,7 @@ class Keystore:
         raise FieldkitError(f"no user named {name!r} on this laptop")
 
     def add_user(self, name: str, role: str, passphrase: str, key: bytes, *, language: str = "en",
-                 kdf: dict[str, int] | None = None, journal: Callable[[User], None] = lambda user: None) -> User:
+                 kdf: dict[str, int] | None = None, journal: Callable[[User], object] = lambda user: None) -> User:
         """A new key slot. `journal(user)` runs before the slot is committed: the slot is kept
         only if it returns, so a user never exists here without her journalled grant."""
         if role not in ROLES:
@@ -127,16 +128,17 @@ class Keystore:
             conn.execute("UPDATE users SET language = ? WHERE id = ?", (language, user.id))
         return User(user.id, user.name, user.role, language)
 
-    def set_role(self, name: str, role: str, *, journal: Callable[[User], None] = lambda user: None) -> User:
-        """Give a user another role; the last supervisor keeps theirs, or nobody could add users.
-        As with `add_user`, the change is kept only if `journal(changed user)` returns."""
+    def set_role(self, name: str, role: str, *, journal: Callable[[User], object] = lambda user: None) -> User:
+        """Give a user another role; the last one who may manage users keeps that right, or nobody
+        could add users. As with `add_user`, the change is kept only if `journal(changed user)` returns."""
         if role not in ROLES:
             raise FieldkitError(_("role must be one of {roles}, not {role}").format(roles=", ".join(ROLES), role=role))
         user = self.user(name)
+        managers = roles_for("manage users")
         with self._transaction() as conn:  # the count and the change as one: two demotions cannot both pass
-            others = conn.execute("SELECT count(*) FROM users WHERE role = 'supervisor' AND id != ?",
-                                  (user.id,)).fetchone()[0]
-            if user.role == "supervisor" and role != "supervisor" and not others:
+            others = sum(1 for other, other_role in conn.execute("SELECT id, role FROM users")
+                         if other != user.id and other_role in managers)
+            if user.role in managers and role not in managers and not others:
                 raise FieldkitError(_("{name} is the last supervisor on this laptop: make another "
                                       "supervisor first").format(name=user.name))
             conn.execute("UPDATE users SET role = ? WHERE id = ?", (role, user.id))

@@ -9,8 +9,9 @@ of none of its origin's entries: one that holds any has verified them with it, a
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Protocol
+from typing import Protocol
 
 from fieldkit.store.journal import Checkpoint, Entry
 

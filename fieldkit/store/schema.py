@@ -7,7 +7,7 @@ the journal and `fieldkit db rebuild` may empty and refill it. `audit` is local 
 from __future__ import annotations
 
 import sqlite3
-from typing import Iterator
+from collections.abc import Iterator
 
 # Fold output, in the order the state hash reads them; each with the key that orders its rows.
 FOLDED = {

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 Job = Callable[[Any], T]
@@ -46,7 +47,7 @@ class ConnectionThreads:
     def _run(self, connect: Callable[[], Any], opened: Future) -> None:
         try:
             conn = connect()
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - handed whole to the caller, who re-raises it
             opened.set_exception(exc)
             return
         opened.set_result(None)
@@ -64,7 +65,7 @@ class ConnectionThreads:
                     continue  # its caller stopped waiting before it started
                 try:
                     future.set_result(job(conn))
-                except BaseException as exc:
+                except BaseException as exc:  # noqa: BLE001 - handed whole to the caller, who re-raises it
                     future.set_exception(exc)
         finally:
             conn.close()
@@ -94,7 +95,7 @@ class ConnectionThreads:
 
     def close(self) -> None:
         alive = [thread for thread in self._threads if thread.is_alive()]
-        stops = [self.submit(_STOP) for _ in alive]  # type: ignore[arg-type]
+        stops: list[Future] = [self.submit(_STOP) for _ in alive]  # type: ignore[arg-type]
         for stop in stops:
             stop.result()
         for thread in alive:

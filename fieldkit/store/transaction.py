@@ -10,8 +10,9 @@ in a second shell) may have written in between. Those reads are single index loo
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from fieldkit.store import audit, fold
 from fieldkit.store.heads import chain_head

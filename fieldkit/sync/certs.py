@@ -16,9 +16,9 @@ import datetime as dt
 import os
 import ssl
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -27,12 +27,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.x509.oid import NameOID
 
 from fieldkit.errors import FieldkitError
-from fieldkit.sync.identity import device_id
+from fieldkit.sync.identity import device_id, raw_public
 
 BACKDATE = dt.timedelta(days=366 * 10)
 LIFETIME = dt.timedelta(days=366 * 100)
 _PEM = serialization.Encoding.PEM
-_RAW = dict(encoding=serialization.Encoding.Raw, format=serialization.PublicFormat.Raw)
 
 
 class CertificateRefused(FieldkitError):
@@ -54,7 +53,7 @@ class Network:
         if not isinstance(key, Ed25519PublicKey):
             raise CertificateRefused("a network certificate must carry an Ed25519 key")
         name = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
-        return cls(device_id(key.public_bytes(**_RAW)), str(name), pem)
+        return cls(device_id(raw_public(key)), str(name), pem)
 
 
 def _private(raw: bytes) -> Ed25519PrivateKey:
@@ -63,7 +62,7 @@ def _private(raw: bytes) -> Ed25519PrivateKey:
 
 def _certificate(subject: x509.Name, issuer: x509.Name, public: Ed25519PublicKey, signer: Ed25519PrivateKey,
                  *, authority: bool) -> bytes:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public)
                .serial_number(x509.random_serial_number())
                .not_valid_before(now - BACKDATE).not_valid_after(now + LIFETIME)
@@ -88,7 +87,7 @@ def create_network(name: str) -> tuple[bytes, Network]:
 def enrol(network_key: bytes, network: Network, device_public: bytes) -> bytes:
     """The certificate (PEM) by which `network` vouches for the laptop holding `device_public`."""
     signer = _private(network_key)
-    if device_id(signer.public_key().public_bytes(**_RAW)) != network.id:
+    if device_id(raw_public(signer.public_key())) != network.id:
         raise FieldkitError("this key is not the network's key")
     anchor = x509.load_pem_x509_certificate(network.certificate)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, device_id(device_public)),
@@ -103,7 +102,10 @@ def verify(certificate: bytes | x509.Certificate, network: Network) -> str:
 
 
 def network_public_key(network: Network) -> Ed25519PublicKey:
-    return x509.load_pem_x509_certificate(network.certificate).public_key()
+    key = x509.load_pem_x509_certificate(network.certificate).public_key()
+    if not isinstance(key, Ed25519PublicKey):
+        raise CertificateRefused("the network's certificate holds no Ed25519 key")
+    return key
 
 
 def proven_key(certificate: bytes | x509.Certificate, network: Network) -> tuple[str, Ed25519PublicKey]:
@@ -123,7 +125,7 @@ def proven_key(certificate: bytes | x509.Certificate, network: Network) -> tuple
         raise CertificateRefused("a laptop certificate must carry an Ed25519 key")
     claimed = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     units = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
-    proven = device_id(key.public_bytes(**_RAW))
+    proven = device_id(raw_public(key))
     if not claimed or claimed[0].value != proven:
         raise CertificateRefused("certificate names a device its key does not prove")
     if not units or units[0].value != network.id:

@@ -207,4 +207,4 @@ def lan_addresses() -> list[str]:
 
 
 def _ipv4_addresses() -> list[str]:
-    return sorted({ip.ip for adapter in ifaddr.get_adapters() for ip in adapter.ips if ip.is_IPv4})
+    return sorted({str(ip.ip) for adapter in ifaddr.get_adapters() for ip in adapter.ips if ip.is_IPv4})

@@ -13,17 +13,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from fieldkit.errors import FieldkitError
 from fieldkit.store.db import Committed, Store
 from fieldkit.store.heads import version_vector
 from fieldkit.sync.discovery import Discovery, Sighting
+from fieldkit.sync.hub_vector import lacking
 from fieldkit.sync.membership import Membership
 from fieldkit.sync.messages import PROTOCOL
 from fieldkit.sync.peer import Server, sync_with
-from fieldkit.sync.hub_vector import lacking
 from fieldkit.sync.session import Report
 from fieldkit.sync.uplink import Uplink
 
@@ -142,7 +142,7 @@ class Engine:
         while True:
             try:
                 await asyncio.wait_for(self._wake.wait(), self.interval)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self._wake.clear()
             ours = await self.store.aread(version_vector)

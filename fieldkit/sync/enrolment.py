@@ -101,7 +101,7 @@ def _spake(side: type, password: bytes, network_id: str) -> SPAKE2_A | SPAKE2_B:
 def _finish(spake: SPAKE2_A | SPAKE2_B, message: bytes) -> bytes:
     try:
         return spake.finish(message)
-    except Exception:  # the pure-Python library rejects bad points with asserts and its own types
+    except Exception:  # noqa: BLE001 - the pure-Python library rejects bad points with asserts and its own types
         raise EnrolmentRefused("not an enrolment message") from None
 
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import aiohttp
 
@@ -75,20 +76,26 @@ class HubClient:
                                            timeout=self.timeout)
         return self
 
-    async def __aexit__(self, *exc) -> None:
-        await self._http.close()
+    async def __aexit__(self, *exc: object) -> None:
+        await self.http.close()
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        if self._http is None:
+            raise RuntimeError("HubClient is used inside `async with`")
+        return self._http
 
     async def post(self, path: str, message: messages._Message, expect: tuple[type, ...]) -> Any:
         body = encode(messages.dump(message))
         for attempt in range(self.attempts):
             try:
-                async with self._http.post(self.url + path, data=body, headers={"Content-Type": FRAME}) as response:
+                async with self.http.post(self.url + path, data=body, headers={"Content-Type": FRAME}) as response:
                     raw = await response.read()
                     if response.status == 503 or (response.status >= 500 and attempt + 1 < self.attempts):
                         await asyncio.sleep(backoff(attempt, retry_after=response.headers.get("Retry-After")))
                         continue
                     reply = _reply(raw, response)
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:  # a reply cut short too
+            except (TimeoutError, aiohttp.ClientError) as exc:  # a reply cut short too
                 if attempt + 1 == self.attempts:
                     raise HubUnreachable(f"the hub at {self.url} does not answer ({type(exc).__name__})") from None
                 await asyncio.sleep(backoff(attempt))
@@ -165,7 +172,7 @@ async def push(store: Store, member: Membership, url: str, *, progress: Callable
 
 async def _pull(store: Store, member: Membership, hub: HubClient) -> tuple[int, dict[str, int]]:
     """Entries received from the hub, and the highest of each origin among them."""
-    verifier, received, tops = Verifier(store, member.network), 0, {}
+    verifier, received, tops = Verifier(store, member.network), 0, dict[str, int]()
     while True:
         ours = await asyncio.to_thread(store.version_vector)
         reply = await hub.post("/v1/pull", messages.Ack(vector=ours), (messages.Batch, messages.Done))

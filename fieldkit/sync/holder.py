@@ -8,7 +8,8 @@ Every method blocks: call it in a thread from the event loop.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Protocol, runtime_checkable
+from collections.abc import Iterable, Mapping
+from typing import Protocol, runtime_checkable
 
 from fieldkit.store.journal import Checkpoint, Entry
 from fieldkit.store.outgoing import Outgoing

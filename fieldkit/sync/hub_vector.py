@@ -6,8 +6,9 @@ the HTTP client.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from fieldkit.store.db import Store
 from fieldkit.store.heads import get_meta, version_vector
@@ -29,11 +30,11 @@ def pending(conn: Any) -> int:
 def last_success(conn: Any) -> datetime | None:
     """When a round with the hub last finished (UTC); None if none ever has."""
     stamp = get_meta(conn, "hub_last_success")
-    return datetime.strptime(stamp, STAMP).replace(tzinfo=timezone.utc) if stamp else None
+    return datetime.strptime(stamp, STAMP).replace(tzinfo=UTC) if stamp else None
 
 
 def remember(store: Store, vector: Mapping[str, int], *, finished: bool = False) -> None:
     """Keep the hub's vector from an ack; and the time, when the round is over. A round cut off
     part-way has moved entries, but is not a success the header should show."""
     store.set_meta({"hub_vector": canonical(dict(vector))}
-                   | ({"hub_last_success": datetime.now(timezone.utc).strftime(STAMP)} if finished else {}))
+                   | ({"hub_last_success": datetime.now(UTC).strftime(STAMP)} if finished else {}))

@@ -8,7 +8,7 @@ The hub speaks the same messages over HTTP, so nothing here knows about sockets.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter, ValidationError
 
@@ -27,6 +27,7 @@ Vector = Annotated[dict[DeviceId, Annotated[int, Field(ge=0)]], Field(max_length
 
 class _Message(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True, populate_by_name=True)
+    kind: str  # each message narrows it to its own name, the discriminator
 
 
 class Hello(_Message):
@@ -69,7 +70,7 @@ class Error(_Message):
     message: Annotated[str, Field(max_length=500)]
 
 
-Message = Annotated[Union[Hello, Batch, Done, Ack, Error], Field(discriminator="kind")]
+Message = Annotated[Hello | Batch | Done | Ack | Error, Field(discriminator="kind")]
 _adapter: TypeAdapter[Message] = TypeAdapter(Message)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from fieldkit.errors import FieldkitError
 from fieldkit.store.db import Store
@@ -63,7 +63,7 @@ async def sync_with(store: Store, member: Membership, host: str, port: int, *, e
             asyncio.open_connection(host, port, ssl=member.context(server=False)), CONNECT_TIMEOUT)
     except ssl.SSLError as exc:
         raise certs.CertificateRefused(f"{address} is not a laptop of {member.network.name} ({exc.reason})") from None
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         raise FieldkitError(f"cannot reach {address}: {exc.strerror or 'no answer'}") from None
     return await _session(Channel(reader, writer, timeout=timeout), store, member, address, progress, expect)
 
@@ -105,6 +105,7 @@ class Server:
         host, port = writer.get_extra_info("peername")[:2]
         report, error = None, None
         task = asyncio.current_task()
+        assert task is not None  # a connection callback runs as a task of its own
         self._sessions.add(task)
         task.add_done_callback(self._sessions.discard)
         try:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from fieldkit.errors import FieldkitError
 from fieldkit.store.db import Store
@@ -137,6 +137,7 @@ async def _receive(channel: Channel, store: Store, member: Membership, report: R
     applying: asyncio.Future | None = None  # the previous batch, committing while this one is checked
 
     async def applied() -> None:
+        assert applying is not None
         result = await applying
         report.received += result.applied
         report.already_held += result.already_held

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timezone
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 
 from fieldkit.errors import FieldkitError
 from fieldkit.store.db import Store
@@ -69,7 +69,7 @@ class Uplink:
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), left)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             if self._wake.is_set():
                 await self._count()  # the journal grew: the header's count follows at once
@@ -92,7 +92,7 @@ class Uplink:
             return
         self.failures, self.status = 0, "sent"
         self.sent, self.pending = report.sent, report.pending
-        self.last_success = datetime.now(timezone.utc)
+        self.last_success = datetime.now(UTC)
         # Saves made while the round ran are forwarded soon, not at the next full round.
         self._due = time.monotonic() + (self.soon if report.pending else self.every)
 

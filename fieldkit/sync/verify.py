@@ -28,6 +28,7 @@ from fieldkit.sync.holder import JournalHolder
 from fieldkit.sync.membership import revocation_valid
 from fieldkit.sync.messages import Batch
 
+
 class Refused(FieldkitError):
     """A batch that fails verification; nothing of it was applied."""
 

@@ -112,7 +112,7 @@ class Channel:
                 body = await self.reader.readexactly(size)
         except (asyncio.IncompleteReadError, ConnectionError):
             raise ProtocolError("the other laptop closed the connection") from None
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             raise ProtocolError(f"the other laptop sent nothing for {self.timeout:.0f} s") from None
         self.bytes.received += _HEADER.size + size
         return decode(flag, body)

@@ -9,11 +9,10 @@ key follows. A site remaps keys in `keymap.toml` in the data directory (binding 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import time
 import tomllib
-from typing import Any, Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from textual import events
 from textual.app import App, SystemCommand
@@ -27,15 +26,25 @@ from fieldkit.permissions import allowed
 from fieldkit.store.home import Home
 from fieldkit.store.keystore import Keystore
 from fieldkit.tui import rtl
+from fieldkit.tui.base import RoleScreen, report_failure
 from fieldkit.tui.chart import ChartScreen
-from fieldkit.tui.base import report_failure
 from fieldkit.tui.commands import PatientCommands
 from fieldkit.tui.conflicts import ConflictScreen
 from fieldkit.tui.desk import Desk, off_loop
 from fieldkit.tui.encounter import EncounterScreen
 from fieldkit.tui.home import HomeScreen
 from fieldkit.tui.merge import MergeScreen
-from fieldkit.tui.messages import OpenChart, OpenEncounter, OpenRegistration
+from fieldkit.tui.messages import (
+    LanguageChosen,
+    LockAfterChosen,
+    OpenChart,
+    OpenEncounter,
+    OpenRegistration,
+    PinChosen,
+    RoleChanged,
+    RtlChosen,
+    SignedIn,
+)
 from fieldkit.tui.pin import Pin
 from fieldkit.tui.register import RegisterScreen
 from fieldkit.tui.settings import SettingsScreen
@@ -52,7 +61,7 @@ LOCK_AFTER_MINUTES = 5  # the laptop's setting (Settings, F11) overrides it
 
 
 # The app's actions that open a screen only some roles may use (its ACTION in permissions.ACTIONS).
-ROLE_SCREENS = {"conflicts": ConflictScreen, "day_summary": SummaryScreen, "merge_patients": MergeScreen,
+ROLE_SCREENS: dict[str, type[RoleScreen]] = {"conflicts": ConflictScreen, "day_summary": SummaryScreen, "merge_patients": MergeScreen,
                 "users": UsersScreen}
 
 
@@ -75,6 +84,7 @@ class FieldkitApp(App):
         self.engine: Engine | None = None
         self.sync_interfaces: list[str] | None = None  # None: every interface; tests use loopback
         self.pin: Pin | None = None  # set by the user for this run only; never written anywhere
+        self._unsubscribe: Callable[[], None] = lambda: None
         self.locked = False
         self.last_input = time.monotonic()
         # Read before the screen exists: the sign-in screen already speaks the last user's language.
@@ -111,7 +121,8 @@ class FieldkitApp(App):
         return ""
 
     def on_mount(self) -> None:
-        self.push_screen(UnlockScreen())
+        self.push_screen(UnlockScreen(self.home, preferred_user=self.preferred_user,
+                                      given_passphrase=self.given_passphrase))
         self.set_interval(min(5.0, self.idle_lock_seconds / 2), self._lock_when_idle)
         if rtl.mode() == "app":
             self._tell_terminal(rtl.EXPLICIT)
@@ -127,19 +138,27 @@ class FieldkitApp(App):
             self.last_input = time.monotonic()
         await super().on_event(event)
 
-    async def signed_in_as(self, desk: Desk) -> None:
-        self.desk = desk
+    async def on_signed_in(self, message: SignedIn) -> None:
+        desk = self.desk = message.desk
         set_language(desk.user.language)
         self.signed_in = f"{desk.user.name} ({word(desk.user.role)})"
         # The app's worker: the sign-in screen's own worker dies with it when home replaces it.
         self.run_worker(self.count_pending(), group="pending", exclusive=True, exit_on_error=False)
         self.run_worker(self.start_sync(), group="sync", exclusive=True, exit_on_error=False)
+        # Saves here or in another process on this laptop (a command, `sync serve`) move the count.
+        self._unsubscribe = desk.subscribe(lambda commit: self.run_worker(
+            self.count_pending(), group="pending", exclusive=True, exit_on_error=False))
         self.switch_screen(HomeScreen())
+
+    @property
+    def signed_in_desk(self) -> Desk:
+        assert self.desk is not None, "only after sign-in"
+        return self.desk
 
     async def start_sync(self) -> None:
         """Run the sync engine beside the screens while the clinic is open (a network member only)."""
         if self.engine is None:
-            self.engine = await self.desk.start_sync(self._sync_changed, interfaces=self.sync_interfaces)
+            self.engine = await self.signed_in_desk.start_sync(self._sync_changed, interfaces=self.sync_interfaces)
             self._sync_changed()
 
     def _sync_changed(self) -> None:
@@ -147,14 +166,31 @@ class FieldkitApp(App):
             self.sync_state = sync_state(self.engine, self.sync_state)
 
     async def count_pending(self) -> None:
-        pending, last = await self.desk.hub_standing()
+        pending, last = await self.signed_in_desk.hub_standing()
         self.sync_state = self.sync_state.with_(pending_for_hub=pending, hub_last=last)
+
+    def on_language_chosen(self, message: LanguageChosen) -> None:
+        # The app's worker, not the settings screen's: rebuilding the screens removes that one.
+        self.run_worker(self.speak(message.language), group="rebuild", exclusive=True, exit_on_error=False)
+
+    def on_rtl_chosen(self, message: RtlChosen) -> None:
+        self.run_worker(self.render_rtl(message.mode), group="rebuild", exclusive=True, exit_on_error=False)
+
+    async def on_lock_after_chosen(self, message: LockAfterChosen) -> None:
+        await self.lock_after(message.minutes)
+
+    def on_pin_chosen(self, message: PinChosen) -> None:
+        self.pin = message.pin
+
+    def on_role_changed(self, message: RoleChanged) -> None:
+        self.signed_in = f"{message.user.name} ({word(message.user.role)})"
 
     async def speak(self, language: str) -> None:
         """Switch language now: the signed-in user keeps it, and every screen is made again."""
-        user = await off_loop(Keystore(self.home.keystore).set_language, self.desk.user.name, language)
+        desk = self.signed_in_desk
+        user = await off_loop(Keystore(self.home.keystore).set_language, desk.user.name, language)
         await off_loop(Keystore(self.home.keystore).set_setting, "language", language)
-        self.desk.user = user
+        desk.user = user
         set_language(language)
         self.signed_in = f"{user.name} ({word(user.role)})"
         while len(self.screen_stack) > 2:  # the default screen, then home
@@ -165,10 +201,7 @@ class FieldkitApp(App):
         await off_loop(Keystore(self.home.keystore).set_setting, "rtl_mode", mode)
         self._tell_terminal(rtl.EXPLICIT if mode == "app" else rtl.IMPLICIT)
         rtl.set_mode(mode)
-        await self.speak(self.desk.user.language)
-
-    def set_pin(self, pin: str) -> None:
-        self.pin = Pin(pin)
+        await self.speak(self.signed_in_desk.user.language)
 
     def on_sync_state_changed(self, message: SyncState.Changed) -> None:
         self.sync_state = message.state
@@ -229,7 +262,7 @@ class FieldkitApp(App):
 
     def action_settings(self) -> None:
         if self.desk is not None:
-            self.push_screen(SettingsScreen())
+            self.push_screen(SettingsScreen(round(self.idle_lock_seconds / 60)))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -255,7 +288,7 @@ class FieldkitApp(App):
         # A flag, not a look at the top screen: the timer may fire again before the push lands.
         if self.desk is not None and not self.locked:
             self.locked = True
-            self.push_screen(LockScreen(), callback=self._unlocked)
+            self.push_screen(LockScreen(self.pin), callback=self._unlocked)
 
     def _unlocked(self, _result=None) -> None:
         self.locked = False
@@ -268,6 +301,7 @@ class FieldkitApp(App):
     async def on_unmount(self) -> None:
         if rtl.mode() == "app":
             self._tell_terminal(rtl.IMPLICIT)
+        self._unsubscribe()
         if self.engine is not None:
             await self.engine.stop()
         if self.desk is not None:

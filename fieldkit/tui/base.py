@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from functools import partial
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual import work
-from textual.dom import DOMNode
+from textual.message_pump import MessagePump
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -27,10 +26,23 @@ from fieldkit.permissions import allowed
 from fieldkit.tui.rtl import shown
 
 if TYPE_CHECKING:
+    from textual._work_decorator import Decorator
+
+    from fieldkit.tui.app import FieldkitApp
     from fieldkit.tui.desk import Desk
 
 log = logging.getLogger(__name__)
-background = partial(work, exit_on_error=False)
+
+
+def background(*, group: str = "default", exclusive: bool = False) -> Decorator[..., Any]:
+    """Textual's `work` for a screen's database calls: a failure is shown, not fatal."""
+    return work(group=group, exclusive=exclusive, exit_on_error=False)
+
+
+def clinic_app(node: Any) -> FieldkitApp:
+    """The running clinic app of a screen, widget or command provider, with its own attributes
+    (Textual types `node.app` as any App)."""
+    return cast("FieldkitApp", node.app)
 
 
 def failure_text(error: BaseException) -> str:
@@ -40,12 +52,12 @@ def failure_text(error: BaseException) -> str:
         kind=type(error).__name__)
 
 
-def report_failure(node: DOMNode, event: Worker.StateChanged) -> None:
+def report_failure(node: MessagePump, event: Worker.StateChanged) -> None:
     """The one handler of failed workers, for the app and every screen."""
     if event.state is WorkerState.ERROR and event.worker.error is not None:
         error = event.worker.error
         log.error("worker %s failed", event.worker.name, exc_info=error)
-        node.notify(failure_text(error), severity="error", timeout=10)
+        node.app.notify(failure_text(error), severity="error", timeout=10)
 
 
 class Translated:
@@ -62,7 +74,7 @@ class Translated:
 
     @property
     def desk(self) -> Desk:
-        return self.app.desk  # type: ignore[attr-defined]
+        return clinic_app(self).signed_in_desk
 
 
 class ClinicScreen(Translated, Screen):

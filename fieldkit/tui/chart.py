@@ -8,15 +8,14 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from fieldkit.i18n import N_, _, day, digits, moment
 from fieldkit.records.names import full_name
+from fieldkit.tui.base import ClinicScreen, background
 from fieldkit.tui.messages import OpenEncounter
 from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
-from fieldkit.tui.base import ClinicScreen, background
 from fieldkit.tui.words import word
 
 

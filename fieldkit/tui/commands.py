@@ -11,6 +11,7 @@ from functools import partial
 from textual.command import Hit, Hits, Provider
 
 from fieldkit.i18n import _, digits
+from fieldkit.tui.base import clinic_app
 from fieldkit.tui.messages import OpenChart
 from fieldkit.tui.rtl import shown
 from fieldkit.tui.words import word
@@ -20,7 +21,7 @@ MIN_QUERY = 2
 
 class PatientCommands(Provider):
     async def search(self, query: str) -> Hits:
-        desk = self.app.desk
+        desk = clinic_app(self).desk
         if desk is None or len(query.strip()) < MIN_QUERY:
             return
         for rank, patient in enumerate(await desk.search(query)):

@@ -21,9 +21,9 @@ from fieldkit.errors import FieldkitError
 from fieldkit.i18n import N_, _, digits, moment, ngettext
 from fieldkit.records.queries import when
 from fieldkit.text import split_list
+from fieldkit.tui.base import RoleScreen, background
 from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
-from fieldkit.tui.base import RoleScreen, background
 from fieldkit.tui.words import word
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fieldkit.records import queries, services, worklists
 from fieldkit.records.duplicates import Match, likely_duplicates
@@ -65,7 +66,7 @@ class Desk:
         user = self.user
         return await self.store.awrite(lambda tx: use_case(tx, user, *args, **kwargs))
 
-    def subscribe(self, callback: Callable[[Committed], None]) -> Callable[[], None]:
+    def subscribe(self, callback: Callable[[Committed], object]) -> Callable[[], None]:
         """Hear, on this event loop, of every commit to the clinic's journal, from any process."""
         return self.store.subscribe(callback, loop=asyncio.get_running_loop())
 

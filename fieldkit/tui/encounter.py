@@ -15,18 +15,25 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Checkbox, Footer, Input, Label, Static
 
 from fieldkit.errors import FieldkitError
 from fieldkit.i18n import N_, _, digits
-from fieldkit.records.models import (MEASURES, Vitals, age_in_years, alarm, check_measure, diagnosis_from_text,
-                                     full_name, prescription_from_text)
+from fieldkit.records.models import (
+    MEASURES,
+    Vitals,
+    age_in_years,
+    alarm,
+    check_measure,
+    diagnosis_from_text,
+    full_name,
+    prescription_from_text,
+)
 from fieldkit.records.scores import Score, news2, qsofa
 from fieldkit.text import ascii_digits
+from fieldkit.tui.base import ClinicScreen, background
 from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
-from fieldkit.tui.base import ClinicScreen, background
 
 # The vitals of a follow-up, in the order they are taken; Tab walks them.
 FIELDS = ("temperature_c", "pulse", "resp_rate", "systolic_bp", "diastolic_bp", "spo2", "weight_kg", "muac_mm")
@@ -38,7 +45,7 @@ AVPU = (("A", N_("Alert")), ("C", N_("new Confusion")), ("V", N_("responds to Vo
 
 LABELS = {name: measure.label for name, measure in MEASURES.items()} | {
     "oxygen": N_("Oxygen"), "avpu": N_("Consciousness"), "mentation": N_("Altered mentation")}
-VITALS_ROWS = FIELDS[:6] + ("avpu",) + FIELDS[6:]
+VITALS_ROWS = (*FIELDS[:6], "avpu", *FIELDS[6:])
 
 
 def avpu_code(typed: str) -> str | None:
@@ -63,8 +70,9 @@ def breakdown(score: Score) -> str:
 class Tick(Checkbox):
     """A checkbox whose mark is a character, not only a colour: X when ticked, blank when not."""
 
+    # Checkbox draws one constant character; this one follows the value.
     @property
-    def BUTTON_INNER(self) -> str:  # noqa: N802 (Textual's class attribute, made to follow the value)
+    def BUTTON_INNER(self) -> str:  # type: ignore[override]
         return "X" if self.value else " "
 
 
@@ -145,7 +153,7 @@ class EncounterScreen(ClinicScreen):
 
     @on(Input.Blurred, ".vital")
     def check(self, event: Input.Blurred) -> None:
-        name, text = event.input.id, event.value.strip()
+        name, text = event.input.id or "", event.value.strip()
         note = self.query_one(f"#{name}-note", Label)
         event.input.remove_class("invalid")
         if not text:
@@ -168,8 +176,8 @@ class EncounterScreen(ClinicScreen):
     # -- the draft ------------------------------------------------------------------------------
 
     def form(self) -> dict[str, Any]:
-        values = {widget.id: widget.value for widget in self.query(Input)}
-        values.update({box.id: box.value for box in self.query(Checkbox)})
+        values: dict[str, Any] = {str(widget.id): widget.value for widget in self.query(Input)}
+        values.update({str(box.id): box.value for box in self.query(Checkbox)})
         return values
 
     @background(exclusive=True, group="draft")
@@ -180,8 +188,9 @@ class EncounterScreen(ClinicScreen):
     async def restore_draft(self) -> None:
         draft = await self.desk.draft(self.patient_id)
         for key, value in (draft or {}).items():
-            if value not in (None, ""):
-                self.query_one(f"#{key}").value = value
+            widget = self.query_one(f"#{key}")
+            if value not in (None, "") and isinstance(widget, (Input, Checkbox)):
+                widget.value = value
         self.rescore()
 
     # -- saving ---------------------------------------------------------------------------------

@@ -19,9 +19,9 @@ from fieldkit.i18n import N_, _, digits, number
 from fieldkit.sync import ENROL_PORT, membership
 from fieldkit.sync.discovery import lan_addresses
 from fieldkit.sync.enrolment import EnrolmentRefused, Offer, join_link, new_code
+from fieldkit.tui.base import RoleScreen, background
 from fieldkit.tui.desk import off_loop
 from fieldkit.tui.status import StatusBar
-from fieldkit.tui.base import RoleScreen, background
 
 MINUTES = 10
 # Half blocks draw two rows of modules per line, so a terminal cell (twice as tall as wide) holds

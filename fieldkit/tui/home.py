@@ -11,18 +11,16 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from fieldkit.i18n import N_, _, day, digits
 from fieldkit.records.search import PatientSummary
 from fieldkit.records.worklists import PAGE
+from fieldkit.tui.base import ClinicScreen, background
 from fieldkit.tui.messages import OpenChart, OpenRegistration
 from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
-from fieldkit.tui.base import ClinicScreen, background
 from fieldkit.tui.words import born, word
-
 
 SEX_MARK = {"female": N_("F"), "male": N_("M"), "other": N_("O"), "unknown": "?"}
 
@@ -134,7 +132,7 @@ class HomeScreen(ClinicScreen):
 
     def action_page(self, step: int) -> None:
         searching = bool(self.query_one("#search", Input).value.strip())
-        beyond = step > 0 and len(self.shown) < PAGE or self.page + step < 0
+        beyond = (step > 0 and len(self.shown) < PAGE) or self.page + step < 0
         if searching and not beyond:
             self.page += step
             self.find()

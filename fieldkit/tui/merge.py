@@ -22,9 +22,9 @@ from textual.widgets import Button, DataTable, Footer, Input, Label, Static
 from fieldkit.errors import FieldkitError
 from fieldkit.i18n import N_, _, day, ngettext, number
 from fieldkit.records.names import full_name
+from fieldkit.tui.base import RoleScreen, Translated, background
 from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
-from fieldkit.tui.base import RoleScreen, Translated, background
 from fieldkit.tui.words import born, word
 
 SIDE_WIDTH = 30  # two record columns and the labels between them fit 80 columns
@@ -214,7 +214,7 @@ class MergeScreen(RoleScreen):
 
     def action_keep(self, side: int) -> None:
         self.survivor = side
-        stays, goes = self.records[side], self.records[1 - side]
+        goes = self.records[1 - side]
         self._note(_("Record {stays} stays; record {goes} ({name}) will point to it. F2 to merge.").format(
             stays=number(side + 1), goes=number(2 - side), name=shown(full_name(goes))))
         self.query_one("#merge-error", Label).update("")
@@ -255,7 +255,7 @@ class MergeScreen(RoleScreen):
     async def undo(self) -> None:
         if self.merged is None:
             return
-        goes, stays = self.merged
+        goes = self.merged[0]
         try:
             await self.desk.unmerge(goes["id"])
         except FieldkitError as exc:

@@ -13,17 +13,16 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Select, Static
 
 from fieldkit.errors import FieldkitError
 from fieldkit.i18n import N_, _, day, digits, ngettext
 from fieldkit.records.models import estimated_birth
 from fieldkit.text import split_list
+from fieldkit.tui.base import ClinicScreen, background
 from fieldkit.tui.messages import OpenChart
 from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
-from fieldkit.tui.base import ClinicScreen, background
 from fieldkit.tui.words import word
 
 SEX = ("female", "male", "other", "unknown")

@@ -12,15 +12,16 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Select, Static
 
 from fieldkit.errors import FieldkitError
 from fieldkit.i18n import LANGUAGES, N_, _, digits, language
 from fieldkit.text import ascii_digits
 from fieldkit.tui import rtl
-from fieldkit.tui.status import StatusBar
 from fieldkit.tui.base import ClinicScreen
+from fieldkit.tui.messages import LanguageChosen, LockAfterChosen, PinChosen, RtlChosen
+from fieldkit.tui.pin import Pin
+from fieldkit.tui.status import StatusBar
 
 MAX_LOCK_MINUTES = 120
 MODE_NAMES = {"terminal": N_("the terminal lays it out"), "app": N_("fieldkit lays it out"),
@@ -45,6 +46,10 @@ class SettingsScreen(ClinicScreen):
     ]
     AUTO_FOCUS = "#language"
 
+    def __init__(self, lock_after_minutes: int) -> None:
+        super().__init__()
+        self.lock_after_minutes = lock_after_minutes
+
     def compose(self) -> ComposeResult:
         yield StatusBar()
         with VerticalScroll(id="settings"):
@@ -56,7 +61,7 @@ class SettingsScreen(ClinicScreen):
             yield Input(placeholder=_("Type 1, 2 or 3 and Enter"), id="rtl-mode", compact=True, max_length=1)
             yield Static(rtl.shown(_("Lock after this many minutes without a key (1 to 120), then Enter")),
                          classes="title")
-            yield Input(str(round(self.app.idle_lock_seconds / 60)), id="lock-after", compact=True, max_length=3)
+            yield Input(str(self.lock_after_minutes), id="lock-after", compact=True, max_length=3)
             yield Static(rtl.shown(_("PIN to unlock the screen while the app runs")), classes="title")
             yield Input(placeholder=_("4 to 6 digits"), password=True, id="pin", compact=True)
             yield Input(placeholder=_("the same PIN again, then F2"), password=True, id="pin-again", compact=True)
@@ -65,9 +70,8 @@ class SettingsScreen(ClinicScreen):
 
     @on(Select.Changed, "#language")
     def language_chosen(self, event: Select.Changed) -> None:
-        if event.value != language():
-            # The app's worker, not this screen's: rebuilding the screens removes this one.
-            self.app.run_worker(self.app.speak(event.value), group="rebuild", exclusive=True, exit_on_error=False)
+        if isinstance(event.value, str) and event.value != language():
+            self.post_message(LanguageChosen(event.value))
 
     @on(Input.Submitted, "#rtl-mode")
     def mode_chosen(self, event: Input.Submitted) -> None:
@@ -75,16 +79,15 @@ class SettingsScreen(ClinicScreen):
         if choice not in {"1", "2", "3"}:
             self.query_one("#settings-error", Label).update(_("choose 1, 2 or 3"))
             return
-        self.app.run_worker(self.app.render_rtl(rtl.MODES[int(choice) - 1]), group="rebuild", exclusive=True,
-                            exit_on_error=False)
+        self.post_message(RtlChosen(rtl.MODES[int(choice) - 1]))
 
     @on(Input.Submitted, "#lock-after")
-    async def lock_after_chosen(self, event: Input.Submitted) -> None:
+    def lock_after_chosen(self, event: Input.Submitted) -> None:
         typed = ascii_digits(event.value.strip())
         if not typed.isdigit() or not 1 <= int(typed) <= MAX_LOCK_MINUTES:
             self.query_one("#settings-error", Label).update(_("lock after 1 to 120 minutes"))
             return
-        await self.app.lock_after(int(typed))
+        self.post_message(LockAfterChosen(int(typed)))
         self.query_one("#settings-error", Label).update("")
         self.notify(_("The screen locks after {n} minutes without a key.").format(n=digits(typed)))
 
@@ -95,7 +98,7 @@ class SettingsScreen(ClinicScreen):
         try:
             if pin.value != again.value:
                 raise FieldkitError(_("the two PINs differ"))
-            self.app.set_pin(pin.value)
+            self.post_message(PinChosen(Pin(pin.value)))
         except FieldkitError as exc:
             error.update(str(exc))
             return

@@ -7,20 +7,18 @@ touches a screen, and screens never ask sync anything.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from fieldkit.i18n import N_, _, digits, ngettext, number
 from fieldkit.tui.bars import bar
-from fieldkit.tui.base import ClinicScreen
+from fieldkit.tui.base import ClinicScreen, clinic_app
 
 if TYPE_CHECKING:
     from fieldkit.sync.engine import Engine
@@ -139,9 +137,9 @@ class StatusBar(Static):
         self.watch(self.app, "sync_state", self._redraw)
         self.watch(self.app, "signed_in", self._redraw)
 
-    def _redraw(self, _changed=None) -> None:
-        who = self.app.signed_in or _("locked")
-        self.update(f"fieldkit · {who} · {self.app.sync_state.summary}")
+    def _redraw(self, _changed: object = None) -> None:
+        app = clinic_app(self)
+        self.update(f"fieldkit · {app.signed_in or _('locked')} · {app.sync_state.summary}")
 
 
 class SyncScreen(ClinicScreen):

@@ -18,8 +18,8 @@ from textual.widgets import Footer, Label, Sparkline, Static
 from fieldkit.errors import FieldkitError
 from fieldkit.i18n import N_, _, day, digits, ngettext, number
 from fieldkit.tui.bars import bar
-from fieldkit.tui.status import StatusBar
 from fieldkit.tui.base import RoleScreen, background
+from fieldkit.tui.status import StatusBar
 from fieldkit.tui.words import word
 
 BAR_WIDTH = 40  # cells for the longest bar: the label and count columns still fit in 80

@@ -11,16 +11,18 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from fieldkit.errors import FieldkitError
 from fieldkit.i18n import N_, _
+from fieldkit.store.home import Home
 from fieldkit.store.keystore import Keystore
-from fieldkit.tui.desk import Desk, off_loop
-from fieldkit.tui.pin import looks_like_pin
-from fieldkit.tui.status import StatusBar
 from fieldkit.tui.base import ClinicScreen, Translated, background
+from fieldkit.tui.desk import Desk, off_loop
+from fieldkit.tui.messages import SignedIn
+from fieldkit.tui.pin import Pin, looks_like_pin
+from fieldkit.tui.status import StatusBar
 
 
 class UnlockScreen(ClinicScreen):
@@ -28,6 +30,12 @@ class UnlockScreen(ClinicScreen):
 
     BINDINGS = [Binding("ctrl+q", "app.quit", N_("Quit"), id="quit")]
     AUTO_FOCUS = None  # the first field depends on whether a clinic exists yet: load_users decides
+
+    def __init__(self, home: Home, *, preferred_user: str | None = None, given_passphrase: str | None = None) -> None:
+        super().__init__()
+        self.home = home
+        self.preferred_user = preferred_user
+        self.given_passphrase = given_passphrase  # the demo's, printed beside it: signs in at once
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
@@ -45,7 +53,7 @@ class UnlockScreen(ClinicScreen):
 
     @background(exclusive=True)
     async def load_users(self) -> None:
-        home = self.app.home
+        home = self.home
         first_run = not home.exists
         users = [] if first_run else await off_loop(Keystore(home.keystore).users)
         self.query_one("#unlock-title", Static).update(
@@ -54,12 +62,12 @@ class UnlockScreen(ClinicScreen):
         select = self.query_one("#user", Select)
         select.display = not first_run
         select.set_options([(f"{u.name} ({_(u.role)})", u.name) for u in users])
-        preferred = self.app.preferred_user or (users[0].name if len(users) == 1 else None)
+        preferred = self.preferred_user or (users[0].name if len(users) == 1 else None)
         if preferred in {u.name for u in users}:
             select.value = preferred
         (self.query_one("#new-user") if first_run else self.query_one("#passphrase")).focus()
-        if self.app.given_passphrase and not first_run and not select.is_blank():
-            self.query_one("#passphrase", Input).value = self.app.given_passphrase
+        if self.given_passphrase and not first_run and not select.is_blank():
+            self.query_one("#passphrase", Input).value = self.given_passphrase
             self.sign_in()
 
     @on(Input.Submitted)
@@ -77,22 +85,22 @@ class UnlockScreen(ClinicScreen):
         passphrase = self.query_one("#passphrase", Input).value
         error.update(_("unlocking…"))
         try:
-            if not self.app.home.exists:
+            if not self.home.exists:
                 name = self.query_one("#new-user", Input).value.strip()
                 if passphrase != self.query_one("#again", Input).value:
                     raise FieldkitError(_("the two passphrases differ"))
-                desk = await Desk.create(self.app.home, name, passphrase)
+                desk = await Desk.create(self.home, name, passphrase)
             else:
                 select = self.query_one("#user", Select)
                 if select.is_blank():
                     raise FieldkitError(_("choose a user"))
-                desk = await Desk.open(self.app.home, select.value, passphrase)
+                desk = await Desk.open(self.home, str(select.value), passphrase)
         except FieldkitError as exc:
             error.update(str(exc))
             self.query_one("#passphrase", Input).value = self.query_one("#again", Input).value = ""
             self.query_one("#passphrase").focus()
             return
-        await self.app.signed_in_as(desk)
+        self.post_message(SignedIn(desk))
 
 
 class LockScreen(Translated, ModalScreen[None]):
@@ -101,9 +109,13 @@ class LockScreen(Translated, ModalScreen[None]):
     BINDINGS = [Binding("ctrl+q", "app.quit", N_("Quit"), id="quit")]
     AUTO_FOCUS = "#lock-passphrase"
 
+    def __init__(self, pin: Pin | None = None) -> None:
+        super().__init__()
+        self.pin = pin
+
     def compose(self) -> ComposeResult:
         with Vertical(classes="form", id="lock"):
-            asked = _("your passphrase or PIN:") if self.app.pin else _("your passphrase:")
+            asked = _("your passphrase or PIN:") if self.pin else _("your passphrase:")
             yield Static(_("Locked.") + f" {self.desk.user.name}, {asked}", classes="title")
             yield Input(password=True, id="lock-passphrase")
             yield Label("", id="lock-error", classes="error")
@@ -117,7 +129,7 @@ class LockScreen(Translated, ModalScreen[None]):
     @background(exclusive=True)
     async def check(self) -> None:
         field = self.query_one("#lock-passphrase", Input)
-        pin = self.app.pin
+        pin = self.pin
         try:
             if pin is not None and looks_like_pin(field.value):
                 pin.check(field.value)

@@ -16,10 +16,12 @@ from textual.widgets import DataTable, Footer, Input, Label, Select, Static
 
 from fieldkit.errors import FieldkitError
 from fieldkit.i18n import LANGUAGES, N_, _
-from fieldkit.store.keystore import ROLES, User
+from fieldkit.permissions import ROLES
+from fieldkit.store.keystore import User
+from fieldkit.tui.base import RoleScreen, background
+from fieldkit.tui.messages import RoleChanged
 from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
-from fieldkit.tui.base import RoleScreen, background
 from fieldkit.tui.words import word
 
 PASSPHRASES = ("passphrase", "again", "own-passphrase")
@@ -113,8 +115,8 @@ class UsersScreen(RoleScreen):
             return
         self._error(_("sealing the key for the new user…"))
         try:
-            user = await self.desk.add_user(value["name"], self.query_one("#role", Select).value,
-                                                self.query_one("#language", Select).value,
+            user = await self.desk.add_user(value["name"], str(self.query_one("#role", Select).value),
+                                            str(self.query_one("#language", Select).value),
                                                 value["passphrase"], value["own-passphrase"])
         except FieldkitError as exc:
             self._error(str(exc))
@@ -136,7 +138,7 @@ class UsersScreen(RoleScreen):
         if not 0 <= row < len(self.users):
             self._error(_("choose a user in the list first"))
             return
-        user, role = self.users[row], self.query_one("#new-role", Select).value
+        user, role = self.users[row], str(self.query_one("#new-role", Select).value)
         if role == user.role:
             self._error(_("{name} is already {role}").format(name=shown(user.name), role=word(role)))
             return
@@ -148,8 +150,8 @@ class UsersScreen(RoleScreen):
         self._error("")
         self.notify(_("{name} is now {role}.").format(name=shown(changed.name), role=word(changed.role)))
         if changed.id == self.desk.user.id and not self.allows(changed.role):
-            # Stepped down: this screen is a supervisor's, and so is the status line's role.
-            self.app.signed_in = f"{changed.name} ({changed.role})"
+            # Stepped down: this screen is a supervisor's, and the status line shows the new role.
+            self.post_message(RoleChanged(changed))
             self.dismiss()
             return
         self.load()

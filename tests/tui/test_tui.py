@@ -10,6 +10,7 @@ import pytest
 from fieldkit.records.services import Clinic
 from fieldkit.store.home import Home
 from fieldkit.tui.app import FieldkitApp
+from fieldkit.tui.pin import Pin
 from tui_support import (FATIMA, PASSPHRASE, open_encounter_for_fatima, passphrase_field_ready, screen, sign_in, text,
                          until)
 
@@ -222,7 +223,7 @@ async def test_session_pin_unlocks_the_lock_screen(home):
 async def test_pin_is_forgotten_when_the_app_closes(home):
     async with FieldkitApp(home).run_test(size=(80, 24)) as pilot:
         await sign_in(pilot)
-        pilot.app.set_pin("4427")
+        pilot.app.pin = Pin("4427")
     app = FieldkitApp(home)
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot)

@@ -1,0 +1,315 @@
+"""Search latency while a sync folds batches (issue 14), beside the old design in the same run.
+
+    python bench/concurrency.py                     # 100,000 patients (seeding about two minutes)
+    python bench/concurrency.py --quick             # 10,000 patients
+    python bench/concurrency.py --patients 50000 --searches 600
+
+Why: a laptop receiving a first sync or a hub pull folds batches of up to 5,000 entries, each
+one transaction on the store's writer thread. The store now runs every search on reader threads
+(WAL readers never wait for the writer), where the old design ran reads and writes alike on the
+one connection, so a search typed during a sync waited for the whole fold of the current batch.
+
+What: one keyed SQLCipher store seeded with N demo patients (`records.demo`, as the clinic screen
+would hold them). A second store, another device, journals other demo people; its entries, taken
+with `entries_after` 5,000 at a time as a sync would send them, are the batches. One user searches
+back to back (the next query as soon as the answer comes) with queries taken from the seeded
+patients (given, family and full names in every script, name prefixes, phone suffixes):
+
+  (a) idle                        store.read(search), nothing else running
+  (b) during folds                store.read(search) while another thread calls store.ingest(batch)
+                                  one 5,000-entry batch after another
+  (c) baseline: the old design    store.write(search), on the writer thread, during the same folds
+
+Each prints p50, p95 and max, how many searches, and how many batches were folded meanwhile
+(with their fold time, which is what a search in (c) waits for). Target: p95 < 20 ms at 100,000
+patients during a fold; the old design measured 561 ms.
+
+The store's threads share one interpreter, so a search on a reader still competes with the fold
+for the GIL on this 2-core machine: (b) includes that cost, as the clinic screen would see it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import random
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from run import percentile  # noqa: E402 - bench/ is not a package
+
+BATCH = 5000  # entries per ingest: the forwarder's largest batch, and what a first sync folds at most
+APPEND = 2000  # changes per transaction while seeding (bench/run.py's size: quicker than seed_clinic's 400)
+DAY = date(2026, 11, 22)  # the demo's "today", fixed so every run seeds the same clinic
+SEED_CLINIC, SEED_PEER = 2026, 4242
+ENTRIES_PER_PATIENT = 2.9  # the demo journals about this many entries per patient (bench/sync.py)
+
+
+def say(text: str) -> None:
+    """Progress goes to stderr, so stdout holds only the figures."""
+    print(text, file=sys.stderr, flush=True)
+
+
+# -- the stores ------------------------------------------------------------------------------------
+
+def open_store(path: Path):
+    """A keyed store of a new device; the key is kept on it for `checkpoint`."""
+    from fieldkit.store.db import Store
+
+    key = os.urandom(32)
+    store = Store(path, key, device_id=uuid.uuid4().hex)
+    store.bench_key = key
+    return store
+
+
+def journal_people(store, count: int, seed: int, *, label: str, stop_at_entries: int | None = None) -> int:
+    """Append the demo people of `seed` in chunks of APPEND changes (as seed_clinic does, larger);
+    stops after `count` people or once `stop_at_entries` entries are journalled. Returns entries."""
+    from fieldkit.records.demo import people, person_changes
+
+    chunk: list = []
+    entries, step, started = 0, max(1, count // 20), time.perf_counter()
+    for done, person in enumerate(people(count, seed=seed, today=DAY), 1):
+        chunk += person_changes(person)
+        if len(chunk) >= APPEND or done == count:
+            store.append(chunk, user="bench")
+            entries += len(chunk)
+            chunk = []
+            if stop_at_entries and entries >= stop_at_entries:
+                break
+        if done % step == 0:
+            say(f"  {label}: {done:,}/{count:,} people, {entries:,} entries, {time.perf_counter() - started:.0f} s")
+    if chunk:
+        store.append(chunk, user="bench")
+        entries += len(chunk)
+    return entries
+
+
+def peer_batches(path: Path, count: int) -> list[list]:
+    """`count` batches of BATCH entries from another device, taken as a sync takes them."""
+    peer = open_store(path)
+    needed = count * BATCH
+    journal_people(peer, int(needed / ENTRIES_PER_PATIENT) + 1000, SEED_PEER, label="peer", stop_at_entries=needed)
+    batches, vector = [], {}
+    while len(batches) < count:
+        batch = peer.entries_after(vector, limit=BATCH)
+        if not batch:
+            break
+        batches.append(batch)
+        vector[batch[-1].origin] = batch[-1].seq
+    peer.close()
+    return batches
+
+
+def checkpoint(store) -> None:
+    """Fold the WAL back into the file: each measurement starts from the same kind of file.
+
+    On a connection of its own: store.write runs its job inside BEGIN IMMEDIATE, where SQLite
+    refuses a checkpoint ("database table is locked")."""
+    from fieldkit.store.connection import connect
+
+    conn = connect(store.path, store.bench_key)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    finally:
+        conn.close()
+
+
+# -- queries ----------------------------------------------------------------------------------------
+
+def phone_suffix(phone: str) -> str | None:
+    """The last digits of a phone as a clerk types them: six at least, not counting leading zeros."""
+    digits = "".join(c for c in phone if c.isdigit())
+    for length in range(6, 10):
+        if len(digits[-length:].lstrip("0")) >= 6:
+            return digits[-length:]
+    return None
+
+
+def real_queries(store, count: int, rng: random.Random) -> list[tuple[str, str, str]]:
+    """(kind, query, patient id) from `count` seeded patients picked at random, one kind each in turn."""
+    rows = store.read(lambda conn: conn.execute(
+        "SELECT id, given_name, family_name, phone FROM patients ORDER BY id").fetchall())
+    queries = []
+    kinds = ("given name", "family name", "full name", "name prefix", "phone suffix")
+    for i, (pid, given, family, phone) in enumerate(rng.sample(rows, count)):
+        kind = kinds[i % len(kinds)]
+        query = {"given name": given, "family name": family, "full name": f"{given} {family}",
+                 "name prefix": (given or "")[:3], "phone suffix": phone_suffix(phone or "")}[kind]
+        if query:
+            queries.append((kind, query, pid))
+    rng.shuffle(queries)
+    return queries
+
+
+def script_of(text: str) -> str:
+    """Arabic/Persian, Vietnamese or other Latin, for the query mix's description."""
+    if any("\u0600" <= c <= "\u06ff" for c in text):
+        return "Arabic script"
+    if any(c in "ăâđêôơưĂÂĐÊÔƠƯ" or "\u1ea0" <= c <= "\u1ef9" for c in text):
+        return "Vietnamese"
+    return "digits" if text.isdigit() else "Latin"
+
+
+# -- the fold running beside the searches -------------------------------------------------------------
+
+class Folder(threading.Thread):
+    """Ingests one batch after another, as a sync session receiving them would, until told to stop
+    or `count` batches are done. Each ingest is one transaction on the writer thread that folds
+    the batch. `batches` is an iterator shared by the measurements: a chain must continue where
+    the last measurement left it."""
+
+    def __init__(self, store, batches, count: int) -> None:
+        super().__init__(name="bench-folder", daemon=True)
+        self.store, self.batches, self.count = store, batches, count
+        self.stopping, self.started_folding, self.finished = threading.Event(), threading.Event(), threading.Event()
+        self.folds: list[tuple[float, float]] = []  # (start, end) of each ingest, perf_counter
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            for _ in range(self.count):
+                batch = next(self.batches, None)
+                if batch is None or self.stopping.is_set():
+                    return
+                start = time.perf_counter()
+                self.started_folding.set()
+                result = self.store.ingest(batch)
+                assert result.applied == len(batch), "a batch was already held: the pool was reused"
+                self.folds.append((start, time.perf_counter()))
+        except BaseException as exc:  # noqa: BLE001 - handed to the measuring thread
+            self.error = exc
+        finally:
+            self.started_folding.set()  # so nobody waits for a fold that will never start
+            self.finished.set()
+
+    def folded_between(self, start: float, end: float) -> list[float]:
+        """Durations of the folds that overlapped [start, end]."""
+        return [b - a for a, b in self.folds if b > start and a < end]
+
+
+# -- measuring -------------------------------------------------------------------------------------
+
+def on_reader(store, query: str):
+    from fieldkit.records.search import search
+
+    return store.read(lambda conn: search(conn, query, limit=20))
+
+
+def on_writer(store, query: str):
+    """The old design: the search waits its turn behind whatever the writer is doing."""
+    from fieldkit.records.search import search
+
+    return store.write(lambda tx: search(tx, query, limit=20))
+
+
+def search_loop(store, queries, run, *, searches: int | None, keep_going=lambda: True) -> dict:
+    """Search back to back through `queries` (cycling) until `searches` are done or `keep_going`
+    says stop; per search its latency, and whether the patient it came from was found."""
+    latencies, found, slowest = [], [], (0.0, "")
+    start = time.perf_counter()
+    i = 0
+    while (searches is None or i < searches) and keep_going():
+        kind, query, pid = queries[i % len(queries)]
+        t = time.perf_counter()
+        hits = run(store, query)
+        elapsed = time.perf_counter() - t
+        latencies.append(elapsed)
+        found.append(pid in {p.id for p in hits} or len(hits) == 20)  # a full page may rank it lower
+        slowest = max(slowest, (elapsed, f"{query!r} ({kind})"))
+        i += 1
+    return {"latencies": latencies, "found": sum(found), "slowest": slowest[1], "window": (start, time.perf_counter())}
+
+
+def during_folds(store, queries, run, batches, count: int, *, searches: int | None) -> dict:
+    """`search_loop` while a Folder ingests up to `count` of `batches`; stops at `searches` or when
+    the folder is done (the batch in hand is finished first: a sync is not cut off mid-batch)."""
+    folder = Folder(store, batches, count)
+    folder.start()
+    folder.started_folding.wait()
+    result = search_loop(store, queries, run, searches=searches, keep_going=lambda: not folder.finished.is_set())
+    folder.stopping.set()
+    folder.join()
+    if folder.error is not None:
+        raise folder.error
+    result["folds"] = folder.folded_between(*result["window"])
+    return result
+
+
+def describe(label: str, result: dict, target: str = "") -> None:
+    ms = [t * 1e3 for t in result["latencies"]]
+    line = (f"  {label:<34} p50 {percentile(ms, 50):7.1f} ms   p95 {percentile(ms, 95):7.1f} ms   "
+            f"max {max(ms):7.1f} ms   {len(ms):4d} searches")
+    if "folds" in result:
+        folds = result["folds"]
+        line += f"   {len(folds):2d} batches folded (each {percentile(folds, 50):.2f} s p50)" if folds else \
+            "   no batch folded"
+    print(line + (f"   {target}" if target else ""))
+    print(f"  {'':<34} slowest {result['slowest']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--quick", action="store_true", help="10,000 patients, fewer searches and batches")
+    parser.add_argument("--searches", type=int, default=400, help="searches in (a) and (b)")
+    parser.add_argument("--batches", type=int, default=12,
+                        help="5,000-entry batches available to (b); it stops early when its searches are done")
+    parser.add_argument("--writer-batches", type=int, default=10,
+                        help="batches folded during (c): about one search gets through per batch")
+    args = parser.parse_args()
+    if args.quick:
+        args.patients, args.searches, args.batches, args.writer_batches = 10_000, 300, 8, 5
+
+    rng = random.Random(14)
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as tmp:
+        say(f"seeding {args.patients:,} demo patients into a SQLCipher store ...")
+        started = time.perf_counter()
+        store = open_store(Path(tmp) / "clinic.db")
+        entries = journal_people(store, args.patients, SEED_CLINIC, label="clinic")
+        seeded = time.perf_counter() - started
+        say(f"preparing {args.batches + args.writer_batches} batches of {BATCH:,} entries on another device ...")
+        pool = peer_batches(Path(tmp) / "peer.db", args.batches + args.writer_batches)
+        if len(pool) < args.batches + args.writer_batches:
+            sys.exit(f"only {len(pool)} batches could be made")
+        queries = real_queries(store, 150, rng)
+        gc.collect()  # the generated people are garbage now: not the measurement's to collect
+
+        say("measuring ...")
+        checkpoint(store)
+        on_reader(store, queries[0][1])  # one search first, so (a) does not count opening the readers' caches
+        idle = search_loop(store, queries, on_reader, searches=args.searches)
+        checkpoint(store)
+        batches = iter(pool)
+        readers = during_folds(store, queries, on_reader, batches, args.batches, searches=args.searches)
+        checkpoint(store)
+        writer = during_folds(store, queries, on_writer, batches, args.writer_batches, searches=None)
+        store.close()
+
+    mix: dict[str, int] = {}
+    for kind, query, _ in queries:
+        key = f"{kind}, {script_of(query)}" if kind != "phone suffix" else kind
+        mix[key] = mix.get(key, 0) + 1
+    print(f"\nsearch while a sync folds batches  ({os.cpu_count()} cores, Python {sys.version.split()[0]})")
+    print(f"  store: SQLCipher, {args.patients:,} demo patients, {entries:,} journal entries (seeded in {seeded:.0f} s); "
+          f"batches of {BATCH:,} entries from another device, each one store.ingest transaction")
+    print(f"  {len(queries)} queries from seeded patients, cycled: " + ", ".join(f"{n} {k}" for k, n in sorted(mix.items())))
+    print(f"  (a) found the patient queried (or a full page of 20) for {idle['found']}/{len(idle['latencies'])} searches\n")
+    describe("(a) idle, reader thread", idle)
+    describe("(b) during folds, reader thread", readers, "(target p95 < 20 ms)")
+    describe("(c) baseline: on the writer thread", writer, "(the old design; measured 561 ms before)")
+    if len(readers["latencies"]) < args.searches:
+        print(f"  note: (b) ran out of batches after {len(readers['latencies'])} searches; give --batches more")
+
+
+if __name__ == "__main__":
+    main()
