@@ -23,6 +23,7 @@ from typing import Any
 from fieldkit.errors import FieldkitError
 from fieldkit.store.journal import COLUMNS, Checkpoint, Entry, canonical, count_held, parse, plan_chain, role_grants
 from fieldkit.store.outgoing import Outgoing, select
+from fieldkit.store.sql import immediate
 from fieldkit.store.transaction import Ingested
 
 # One script per schema version, for both backends: the types here mean the same in each.
@@ -227,14 +228,8 @@ class SqliteStorage(HubStorage):
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with self._lock, immediate(self._conn):
+            yield self._conn
 
     def close(self) -> None:
         self._conn.close()

@@ -31,6 +31,7 @@ from fieldkit.store.heads import chain_head, get_meta, heads, version_vector
 from fieldkit.store.hlc import HybridClock
 from fieldkit.store.journal import Checkpoint, Entry, canonical, checkpoint_message, parse, role_grants
 from fieldkit.store.outgoing import Outgoing, select
+from fieldkit.store.sql import immediate
 from fieldkit.store.threads import ConnectionThreads
 from fieldkit.store.transaction import Change, Ingested, Transaction
 
@@ -155,15 +156,9 @@ class Store:
 
     def _transact(self, conn: Any, job: Callable[[Transaction], T]) -> T:
         tx = Transaction(conn, self.device_id, self.clock)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(conn):
             result = job(tx)
             tx.finish()
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
         if tx.journalled:
             for entry in tx.journalled:
                 self._seen_vector[entry.origin] = max(entry.seq, self._seen_vector.get(entry.origin, 0))

@@ -20,6 +20,7 @@ from pathlib import Path
 from fieldkit.errors import FieldkitError, WrongPassphrase
 from fieldkit.i18n import _
 from fieldkit.permissions import ROLES, roles_for
+from fieldkit.store.sql import immediate
 
 # Argon2id cost, tuned so one guess costs about half a second on a 2-core field laptop (RFC 9106
 # floor is 64 MiB, 3 passes); `bench/` reports the measured unlock time.
@@ -78,14 +79,8 @@ class Keystore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._connect() as conn, immediate(conn):
+            yield conn
 
     def create(self) -> bytes:
         """Start a keystore for a new database; returns the fresh database key."""

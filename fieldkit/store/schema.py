@@ -9,6 +9,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 
+from fieldkit.store.sql import immediate
+
 # Fold output, in the order the state hash reads them; each with the key that orders its rows.
 FOLDED = {
     "patients": "id",
@@ -157,14 +159,9 @@ def migrate(conn) -> None:
     commit the transaction first, so statements run one by one.)"""
     if conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS):
         return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with immediate(conn):
         current = conn.execute("PRAGMA user_version").fetchone()[0]
         for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
             for statement in statements(script):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {number}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
