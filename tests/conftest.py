@@ -12,13 +12,13 @@ import os
 import pytest
 from hypothesis import settings
 
+from fieldkit.store import keystore
+from fieldkit.store.db import Store
+
 # Timing is what bench/ measures; under a loaded CI machine a per-example deadline only makes a
 # correct property fail now and then.
 settings.register_profile("fieldkit", deadline=None)
 settings.load_profile("fieldkit")
-
-from fieldkit.store import keystore
-from fieldkit.store.db import Store
 
 CHEAP_KDF = {"memory_kib": 1024, "iterations": 1, "lanes": 1}
 _ids = itertools.count(1)

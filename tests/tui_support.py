@@ -3,7 +3,6 @@ instead of sleeping (fixtures are in tui/conftest.py)."""
 
 from __future__ import annotations
 
-
 PASSPHRASE = "field kit 2026"
 FATIMA = {"given_name": "فاطمة", "family_name": "الحسن", "sex": "female", "birth_date": "1988-03-02",
           "phone": "+963944123456", "allergies": ["penicillin"]}

@@ -6,7 +6,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 
 from test_cli import PASSPHRASE, run
 

@@ -11,17 +11,16 @@ from contextlib import contextmanager
 import aiohttp
 import psycopg
 import pytest
+from hub_support import database, enrol_hub, postgres_schema, running_hub
 from openapi_spec_validator import validate
+from sync_support import journal, network, sync
 
 from fieldkit.hub.storage import HubStorage
 from fieldkit.store.journal import parse
-
 from fieldkit.sync import membership, messages
 from fieldkit.sync.forwarder import HubClient, HubRefused, HubUnreachable, push
 from fieldkit.sync.hub_vector import last_success, pending
 from fieldkit.sync.wire import FRAME, MAX_FRAME, encode, unframe
-from hub_support import database, enrol_hub, postgres_schema, running_hub
-from sync_support import journal, network, sync
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -39,10 +38,10 @@ async def test_ten_laptops_upload_at_once_and_each_entry_is_stored_once(tmp_path
     enrol_hub(tmp_path / "hub", laptops[0])
     with database(kind, tmp_path / "hub") as url:
         async with running_hub(tmp_path / "hub", url) as hub:
-            reports = await asyncio.gather(*(push(l.store, l.member, hub.url, first_batch=10) for l in laptops))
+            reports = await asyncio.gather(*(push(lt.store, lt.member, hub.url, first_batch=10) for lt in laptops))
             held = await asyncio.to_thread(hub.storage.version_vector)
             stored = await asyncio.to_thread(hub.storage.count)
-    everyone = set().union(*[await asyncio.to_thread(journal, l) for l in laptops])
+    everyone = set().union(*[await asyncio.to_thread(journal, lt) for lt in laptops])
     assert stored == len(everyone)  # every entry once: the primary key would refuse a second
     for laptop, report in zip(laptops, reports):
         mine = await asyncio.to_thread(laptop.store.version_vector)

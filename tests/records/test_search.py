@@ -48,7 +48,7 @@ def test_search_finds_exactly_the_patients_whose_keys_match(registry, data):
     store, by_patient, words = registry
     picked = data.draw(st.lists(st.sampled_from(words), min_size=1, max_size=3))
     cut = data.draw(st.integers(1, 8))
-    query = " ".join(picked[:-1] + [picked[-1][:cut]])  # the last word as it is being typed
+    query = " ".join([*picked[:-1], picked[-1][:cut]])  # the last word as it is being typed
     want = expected(by_patient, query)
     found = {p.id for p in store.read(lambda conn: search(conn, query, limit=1000))}
     if len(want) <= 100:  # beyond that the candidate list is cut, by design

@@ -39,7 +39,7 @@ def run_history(laptops, ops) -> None:
         if step[0] == "edit":
             _, who, patient, name, choice = step
             laptop = laptops[who]
-            base = laptop.read(lambda conn: field_versions(conn, patient))
+            base = laptop.read(lambda conn, patient=patient: field_versions(conn, patient))
             if not base:
                 continue  # this laptop has not heard of the patient yet
             value = FIELDS[name][choice % len(FIELDS[name])]

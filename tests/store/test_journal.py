@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import pytest
 
 from fieldkit.errors import ChainError
 from fieldkit.store.db import Change
-from fieldkit.store.hlc import HybridClock, MAX_DRIFT_MS, millis, pack
+from fieldkit.store.hlc import MAX_DRIFT_MS, HybridClock, millis, pack
 from fieldkit.store.journal import Entry, compute_hash
 
 
@@ -21,7 +22,7 @@ def history(store, n=3):
 def test_entries_chain_and_hash(make_store):
     entries = history(make_store())
     assert [e.seq for e in entries] == [1, 2, 3]
-    assert all(b.prev == a.hash for a, b in zip(entries, entries[1:]))
+    assert all(b.prev == a.hash for a, b in itertools.pairwise(entries))
 
 
 @pytest.mark.parametrize("field,value", [("data", '{"fields":{"given_name":"Evil"}}'), ("hlc", 1),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-
 import threading
 
 import pytest
@@ -74,7 +73,7 @@ def test_wrong_passphrase_fails_cleanly_and_changes_nothing(tmp_path):
 
 
 def test_pragmas_are_enforced(tmp_path):
-    home, store, _ = new_clinic(tmp_path)
+    _home, store, _ = new_clinic(tmp_path)
     pragmas = store.read(lambda conn: [conn.execute(f"PRAGMA {p}").fetchone()[0]
                                        for p in ("journal_mode", "synchronous", "temp_store", "cipher_version")])
     store.close()
@@ -113,7 +112,7 @@ def test_each_user_has_a_role_and_own_passphrase(tmp_path):
 
 
 def test_creating_over_an_existing_clinic_is_refused(tmp_path):
-    home, store, _ = new_clinic(tmp_path)
+    _home, store, _ = new_clinic(tmp_path)
     store.close()
     with pytest.raises(FieldkitError, match="already a clinic"):
         new_clinic(tmp_path)
@@ -139,7 +138,7 @@ def viewed(store, user, patient_id="p1"):
 
 
 def test_audit_log_records_writes_and_views_and_verifies(tmp_path):
-    home, store, user = new_clinic(tmp_path)
+    _home, store, user = new_clinic(tmp_path)
     store.append([Change("patient", "p1", "create", {"fields": {"given_name": "Lan"}})], user=user.id)
     viewed(store, user)
     rows = store.read(lambda conn: conn.execute("SELECT user, action, entity_id FROM audit").fetchall())
@@ -153,7 +152,7 @@ def test_audit_log_records_writes_and_views_and_verifies(tmp_path):
 
 
 def test_audit_verify_detects_a_modified_row(tmp_path):
-    home, store, user = new_clinic(tmp_path)
+    _home, store, user = new_clinic(tmp_path)
     viewed(store, user)
     tamper(store, "UPDATE audit SET user = 'someone-else' WHERE seq = 1")
     report = store.verify_audit()
@@ -162,7 +161,7 @@ def test_audit_verify_detects_a_modified_row(tmp_path):
 
 
 def test_audit_verify_detects_truncation(tmp_path):
-    home, store, user = new_clinic(tmp_path)
+    _home, store, user = new_clinic(tmp_path)
     for _ in range(3):
         viewed(store, user)
     tamper(store, "DELETE FROM audit WHERE seq > 2")
@@ -172,7 +171,7 @@ def test_audit_verify_detects_truncation(tmp_path):
 
 
 def test_reads_run_on_readers_that_refuse_writes_and_writes_on_the_one_writer(tmp_path):
-    home, store, _ = new_clinic(tmp_path)
+    _home, store, _ = new_clinic(tmp_path)
     reader = store.read(lambda conn: threading.current_thread())
     writer = store.write(lambda tx: threading.current_thread())
     assert reader.name.startswith("fieldkit-reader") and writer.name == "fieldkit-writer"
@@ -185,7 +184,7 @@ def test_reads_run_on_readers_that_refuse_writes_and_writes_on_the_one_writer(tm
 
 
 async def test_async_callers_await_the_writer(tmp_path):
-    home, store, user = await asyncio.to_thread(new_clinic, tmp_path)
+    _home, store, user = await asyncio.to_thread(new_clinic, tmp_path)
     entries = await store.aappend([Change("patient", "p", "create", {"fields": {"given_name": "A"}})], user=user.id)
     assert entries[0].seq == 2  # after the supervisor's own user entry
     assert await store.aread(lambda conn: conn.execute("SELECT count(*) FROM patients").fetchone()[0]) == 1

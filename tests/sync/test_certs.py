@@ -27,7 +27,7 @@ def test_a_certificate_proves_its_device_for_its_network_only(clinic_net):
     network_key, network = clinic_net
     _key, device, cert = laptop(network_key, network)
     assert verify(cert, network) == device
-    other_key, other = create_network("another programme")
+    _other_key, other = create_network("another programme")
     with pytest.raises(CertificateRefused, match="not signed by network another programme"):
         verify(cert, other)
     with pytest.raises(CertificateRefused, match="not a certificate"):

@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 
 import orjson
 import pytest
+from sync_support import CHEAP_KDF, PASSPHRASE, conflict_rows, journal, serving, session, state, sync
 
 from fieldkit.errors import ChainError, FieldkitError
 from fieldkit.records import queries
@@ -27,15 +28,14 @@ from fieldkit.store import hlc
 from fieldkit.store.db import Change
 from fieldkit.store.journal import COLUMNS, SCHEMA_VERSION, checkpoint_message, compute_hash
 from fieldkit.store.session import add_user
-from fieldkit.sync import certs, membership, messages, session as sync_session, wire
+from fieldkit.sync import certs, membership, messages, wire
+from fieldkit.sync import session as sync_session
 from fieldkit.sync.certs import CertificateRefused
 from fieldkit.sync.identity import public_key
 from fieldkit.sync.peer import Revoked, sync_with
 from fieldkit.sync.session import BATCH, PeerRefused
 from fieldkit.sync.verify import Refused, Verifier
 from fieldkit.sync.wire import Channel, ProtocolError
-from sync_support import (CHEAP_KDF, PASSPHRASE, conflict_rows, journal, network, serving, session, state,
-                          sync)
 
 NETWORK = "Soc Trang mobile clinics"
 YEARS_10_MS = 10 * 365 * 24 * 3600 * 1000
@@ -45,21 +45,6 @@ LAN = {"given_name": "Lan", "family_name": "Nguyen", "sex": "female", "birth_dat
        "phone": "+84901234567", "locality": "Vinh Chau"}
 MINH = {"given_name": "Minh", "family_name": "Tran", "sex": "male", "birth_date": "1975-11-20"}
 HOA = {"given_name": "Hoa", "family_name": "Le", "sex": "female", "birth_date": "2001-02-03"}
-
-
-@pytest.fixture
-def laptops(tmp_path):
-    """laptops(n) -> n enrolled laptops of one network; every store is closed at the end."""
-    made = []
-
-    def make(count: int, name: str = NETWORK):
-        group = network(tmp_path / f"network{len(made)}", count, name)
-        made.extend(group)
-        return group
-
-    yield make
-    for laptop in made:
-        laptop.store.close()
 
 
 def patient_ids(laptop) -> set[str]:
@@ -480,7 +465,7 @@ def test_a_tampered_batch_is_refused_whole_and_changes_nothing(sent, tamper, ref
 
 
 def test_a_replayed_batch_changes_nothing(sent):
-    a, b, _c, batch = sent
+    _a, b, _c, batch = sent
     verifier = Verifier(b.store, b.member.network)
     assert receive(b, batch, verifier).applied == 4
     after = state(b), journal(b)
@@ -791,7 +776,7 @@ async def test_a_laptop_years_ahead_converges_and_is_flagged(laptops, skew):
     skew(a, YEARS_10_MS)
     a.clinic.register(LAN)
     b.clinic.register(MINH)
-    mine, theirs = await sync(b, a)
+    mine, _theirs = await sync(b, a)
     assert mine.clock_suspect and a.device in mine.suspect_clock  # a's entries stamped years ahead
     assert state(a)[0] == state(b)[0]
     assert patient_ids(a) == patient_ids(b) and len(patient_ids(a)) == 2

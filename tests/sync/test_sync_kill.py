@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+from sync_support import PASSPHRASE, Laptop, enrol, journal, new_laptop
 
 from fieldkit.errors import FieldkitError
 from fieldkit.records.demo import people, person_changes
@@ -19,7 +20,6 @@ from fieldkit.store.keystore import Keystore
 from fieldkit.sync import membership
 from fieldkit.sync.peer import Server, sync_with
 from fieldkit.sync.session import MAX_BATCH
-from sync_support import PASSPHRASE, Laptop, enrol, journal, new_laptop
 
 ENTRIES = 15_000  # several batches: 500, 1000, 2000, 4000, then 5000s; about two seconds
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from sync_support import Laptop, conflict_rows, journal, network, serving, session, state
 
 from fieldkit.records import queries
 from fieldkit.store.entities import MUTABLE
 from fieldkit.store.fold import conflict_key, field_versions
 from fieldkit.store.journal import Entry, canonical, parse
-from sync_support import Laptop, conflict_rows, journal, network, serving, session, state
 
 PLAIN = {"phone": ["+84901000001", "+84901000002", "+84901000003", "+84901000004"],
          "locality": ["Vinh Chau", "Soc Trang", "Can Tho", "My Xuyen", "Long Phu"]}

@@ -6,10 +6,11 @@ import asyncio
 import socket
 import time
 
-from fieldkit.sync.engine import Engine
-from fieldkit.sync.hub_vector import pending
 from hub_support import enrol_hub, running_hub
 from sync_support import network
+
+from fieldkit.sync.engine import Engine
+from fieldkit.sync.hub_vector import pending
 
 
 def closed_port() -> int:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from tui_support import FATIMA, PASSPHRASE
 
 from fieldkit.records.services import Clinic
 from fieldkit.store.home import Home
 from fieldkit.store.session import create_clinic
 from fieldkit.store.threads import ConnectionThreads
 from fieldkit.sync.identity import new_device_key
-from tui_support import FATIMA, PASSPHRASE
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 from pytest_textual_snapshot import SVGImageExtension
 from textual.widgets import Input
+from tui_support import PASSPHRASE, screen, sign_in, until
 
 from fieldkit import i18n
 from fieldkit.records.services import Clinic
@@ -19,7 +20,6 @@ from fieldkit.store.keystore import Keystore
 from fieldkit.store.session import unlock
 from fieldkit.tui import conflicts as conflict_screen
 from fieldkit.tui.app import FieldkitApp
-from tui_support import PASSPHRASE, screen, sign_in, until
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 NEIGHBOURS = [

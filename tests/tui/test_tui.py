@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from tui_support import PASSPHRASE, open_encounter_for_fatima, passphrase_field_ready, screen, sign_in, text, until
 
 from fieldkit.records.services import Clinic
 from fieldkit.store.home import Home
 from fieldkit.tui.app import FieldkitApp
 from fieldkit.tui.pin import Pin
-from tui_support import (FATIMA, PASSPHRASE, open_encounter_for_fatima, passphrase_field_ready, screen, sign_in, text,
-                         until)
 
 
 async def test_guard_catches_a_database_call_on_the_loop(home):
@@ -302,3 +301,19 @@ async def test_lock_time_and_theme_are_kept_for_the_laptop(home):
         await until(pilot, lambda: Keystore(home.keystore).get_setting("theme") == "textual-light")
     again = FieldkitApp(home)
     assert again.idle_lock_seconds == 600 and again.theme == "textual-light"
+
+
+async def test_an_unforeseen_failure_is_said_in_one_line_and_the_screen_stays(home, monkeypatch):
+    from fieldkit.tui.desk import Desk
+
+    async def broken(self, query, page=0):
+        raise RuntimeError("disk on fire")
+    monkeypatch.setattr(Desk, "search", broken)
+    app = FieldkitApp(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot)
+        await pilot.press(*"fat")
+        await until(pilot, lambda: any("did not finish (RuntimeError)" in str(n.message) for n in app._notifications))
+        assert screen(app) == "HomeScreen" and app.is_running
+        await pilot.press("backspace", "backspace", "backspace")  # and it goes on working
+        await until(pilot, lambda: app.screen.query_one("#results").row_count >= 1)

@@ -6,13 +6,13 @@ import asyncio
 
 import pytest
 import segno
+from sync_support import PASSPHRASE, network, new_laptop
+from tui_support import screen, sign_in, text, until
 
 from fieldkit.sync import membership
 from fieldkit.sync.enrolment import Unanswered, join_any, join_link, read_link
 from fieldkit.tui.app import FieldkitApp
 from fieldkit.tui.enrol import QUIET_ZONE, qr_lines
-from sync_support import PASSPHRASE, network, new_laptop
-from tui_support import screen, sign_in, text, until
 
 LOOPBACK = "127.0.0.1"
 

@@ -8,9 +8,10 @@ import re
 from datetime import date, timedelta
 
 import pytest
+from tui_support import FATIMA, PASSPHRASE, screen, sign_in, text, until
 
-from fieldkit.permissions import NotAllowed
 from fieldkit.i18n import day
+from fieldkit.permissions import NotAllowed
 from fieldkit.records.models import Patient
 from fieldkit.records.services import Clinic, registration
 from fieldkit.store.keystore import Keystore
@@ -20,7 +21,6 @@ from fieldkit.tui.enrol import EnrolScreen
 from fieldkit.tui.merge import MergeScreen
 from fieldkit.tui.summary import SummaryScreen, bar_chart
 from fieldkit.tui.users import UsersScreen
-from tui_support import PASSPHRASE, FATIMA, sign_in, screen, until, text
 
 HOA = "hoa's passphrase"
 WELL = {"temperature_c": 37, "pulse": 70, "resp_rate": 16, "systolic_bp": 120, "spo2": 98, "avpu": "A"}
@@ -62,7 +62,7 @@ def flagged_pair(home):
 
 @pytest.fixture
 def clerk(home):
-    store, amina = unlock(home, "amina", PASSPHRASE)
+    store, _amina = unlock(home, "amina", PASSPHRASE)
     add_user(home, store, by="amina", by_passphrase=PASSPHRASE, name="hoa", role="clerk", passphrase=HOA)
     store.close()
     return "hoa"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from fieldkit.sync.engine import Engine
-from fieldkit.tui.app import FieldkitApp
-from fieldkit.tui.status import clock
 from hub_support import enrol_hub, running_hub
 from sync_support import PASSPHRASE, network
 from tui_support import screen, sign_in, text, until
+
+from fieldkit.sync.engine import Engine
+from fieldkit.tui.app import FieldkitApp
+from fieldkit.tui.status import clock
 
 LAN = ["127.0.0.1"]
 
@@ -19,7 +20,7 @@ async def test_a_peer_is_found_synced_and_shown_with_its_history(tmp_path):
     await asyncio.to_thread(here.store.close)  # the app opens this laptop's clinic itself
     app = FieldkitApp(here.home, user=here.user.name)
     app.sync_interfaces = LAN
-    async with Engine(there.store, there.member, host="127.0.0.1", interfaces=LAN) as peer, \
+    async with Engine(there.store, there.member, host="127.0.0.1", interfaces=LAN), \
             app.run_test(size=(100, 30)) as pilot:
         await sign_in(pilot, PASSPHRASE)
         patient = await asyncio.to_thread(there.clinic.register, {"given_name": "Hương", "family_name": "Trần",
