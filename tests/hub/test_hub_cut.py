@@ -17,13 +17,15 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import psycopg
 import pytest
+from hub_support import database, enrol_hub, running_hub
+from sync_support import PASSPHRASE, Laptop, journal, network
 
 from fieldkit.hub.app import Hub
 from fieldkit.hub.storage import PostgresStorage, SqliteStorage
@@ -32,8 +34,6 @@ from fieldkit.store.db import Store
 from fieldkit.store.journal import COLUMNS, parse
 from fieldkit.store.keystore import Keystore
 from fieldkit.sync.forwarder import HubClient, HubUnreachable, push
-from hub_support import database, enrol_hub, running_hub
-from sync_support import PASSPHRASE, Laptop, journal, network
 
 BACKENDS = ["sqlite", "postgresql"]
 ENTRIES = 1000  # with the supervisor's own user entry, 1001: batches of 100, 200, 400, 301 on a fast link

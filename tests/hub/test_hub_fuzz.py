@@ -14,15 +14,15 @@ import json
 import threading
 
 import pytest
+from hub_support import enrol_hub, running_hub
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sync_support import network
 
 from fieldkit.store.journal import SCHEMA_VERSION
 from fieldkit.sync import messages
 from fieldkit.sync.forwarder import push
 from fieldkit.sync.wire import FRAME
-from hub_support import enrol_hub, running_hub
-from sync_support import network
 
 ROUTES = ["/v1/hello", "/v1/batch", "/v1/pull"]
 REFUSALS = {400, 403, 409, 413}
