@@ -39,13 +39,12 @@ def db_rebuild(context: Context, as_json: bool) -> None:
     """Re-fold every table from the journal and confirm the state hash is unchanged."""
     store, _ = context.open()
     with store:
-        before = store.state_hash()
-        entries = store.rebuild()
-        after = store.state_hash()
-    report = {"entries": entries, "state_before": before, "state_after": after, "same": before == after}
-    emit(report, as_json, f"re-folded {entries} entries\nstate {after}\n"
-         + ("same state as before" if before == after else f"STATE CHANGED (was {before})"))
-    if before != after:
+        rebuilt = store.rebuild()
+    report = {"entries": rebuilt.entries, "state_before": rebuilt.before, "state_after": rebuilt.after,
+              "same": rebuilt.same}
+    emit(report, as_json, f"re-folded {rebuilt.entries} entries\nstate {rebuilt.after}\n"
+         + ("same state as before" if rebuilt.same else f"STATE CHANGED (was {rebuilt.before})"))
+    if not rebuilt.same:
         sys.exit(1)
 
 

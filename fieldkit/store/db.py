@@ -61,6 +61,17 @@ class Committed:
 Subscriber = Callable[[Committed], object]
 
 
+@dataclass(frozen=True)
+class Rebuilt:
+    entries: int  # folded again
+    before: str  # state hash
+    after: str
+
+    @property
+    def same(self) -> bool:
+        return self.before == self.after
+
+
 class _Tables:
     """The laptop's journal tables as batch selection reads them (outgoing.JournalTables)."""
 
@@ -273,8 +284,13 @@ class Store:
         """Several values set together or not at all (a network joined is key, certificate and id)."""
         self.write(lambda tx: tx.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(values.items())))
 
-    def rebuild(self) -> int:
-        return self.write(lambda tx: fold.rebuild(tx.conn))
+    def rebuild(self) -> Rebuilt:
+        """Fold the whole journal again, with the state hash before and after in the same
+        transaction: a save by another process meanwhile cannot pass for a changed state."""
+        def job(tx: Transaction) -> Rebuilt:
+            before = fold.state_hash(tx)
+            return Rebuilt(fold.rebuild(tx.conn), before, fold.state_hash(tx))
+        return self.write(job)
 
     # -- the journal: reading --------------------------------------------------------------------
 

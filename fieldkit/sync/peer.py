@@ -8,6 +8,7 @@ revocations before the first message: a revoked laptop learns why and receives n
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 from collections.abc import Awaitable, Callable
 
@@ -19,6 +20,7 @@ from fieldkit.sync.session import Report, exchange
 from fieldkit.sync.wire import Channel
 
 CONNECT_TIMEOUT = 10.0
+log = logging.getLogger(__name__)
 
 
 class Revoked(FieldkitError):
@@ -103,7 +105,8 @@ class Server:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         host, port = writer.get_extra_info("peername")[:2]
-        report, error = None, None
+        report: Report | None = None
+        error: Exception | None = None
         task = asyncio.current_task()
         assert task is not None  # a connection callback runs as a task of its own
         self._sessions.add(task)
@@ -111,10 +114,13 @@ class Server:
         try:
             report = await _session(Channel(reader, writer, timeout=self.timeout), self.store, self.member,
                                     f"{host}:{port}", self.progress)
-        except (FieldkitError, ConnectionError, OSError, ssl.SSLError) as exc:
-            error = exc
         except asyncio.CancelledError:
             return  # stopping: a cancelled connection callback would be logged as a crash by asyncio
+        except (FieldkitError, ConnectionError, OSError, ssl.SSLError) as exc:
+            error = exc
+        except Exception as exc:  # one session's failure (a database error) ends that session only
+            log.exception("session with %s:%s failed", host, port)
+            error = exc
         if self.on_session:
             result = self.on_session(report, f"{host}:{port}", error)
             if asyncio.iscoroutine(result):

@@ -93,7 +93,7 @@ async def main(home: Path, user: str, tag: str) -> None:
             # A person at the keyboard: the writer idles now and then, and looks for others' commits.
             try:
                 await asyncio.wait_for(stop.wait(), rng.uniform(0.0, 0.8))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
     finally:
         unsubscribe()

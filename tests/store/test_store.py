@@ -218,7 +218,7 @@ def test_a_database_of_schema_3_moves_its_journal_to_a_rowid_table_and_keeps_eve
 
     migrated = Store(tmp_path / "old.db", key)
     assert migrated.read(lambda conn: conn.execute("SELECT * FROM journal ORDER BY origin, seq").fetchall()) == rows
-    assert migrated.rebuild() == len(rows)
+    assert migrated.rebuild().entries == len(rows)
     assert migrated.state_hash() == state
     with pytest.raises(sqlcipher3.IntegrityError):  # (origin, seq) is still one entry
         migrated.write(lambda tx: tx.execute("INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows[0]))
