@@ -148,7 +148,10 @@ class Engine:
             ours = await self.store.aread(version_vector)
             self.uplink.grew(ours)
             for sighting in self.sightings():
-                if sighting.device_id not in self._busy and self._due(sighting, ours):
+                # A peer whose own session with us is under way is told everything in it: what
+                # it sent us and we just committed must not send us straight back to it.
+                busy = self._busy | self.server.in_session
+                if sighting.device_id not in busy and self._due(sighting, ours):
                     await self._call(sighting)
 
     def _due(self, sighting: Sighting, ours: dict[str, int]) -> bool:

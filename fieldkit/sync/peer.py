@@ -37,10 +37,13 @@ async def _refuse_if_revoked(channel: Channel, store: Store, peer: str) -> None:
 
 
 async def _session(channel: Channel, store: Store, member: Membership, address: str,
-                   progress: Progress | None, expect: str | None = None) -> Report:
+                   progress: Progress | None, expect: str | None = None, busy: set[str] | None = None) -> Report:
+    """One session; `busy` holds the peer's id while the session runs."""
     peer = None
+    busy = set() if busy is None else busy
     try:
         peer = certs.peer_device(channel.writer.get_extra_info("ssl_object"), member.network)
+        busy.add(peer)
         await _refuse_if_revoked(channel, store, peer)
         if expect and peer != expect:
             raise certs.CertificateRefused(f"expected laptop {expect[:8]} at {address}, found {peer[:8]}")
@@ -50,6 +53,7 @@ async def _session(channel: Channel, store: Store, member: Membership, address: 
             await asyncio.to_thread(store.record_peer, peer, address=address, vector=None, error=str(exc))
         raise
     finally:
+        busy.discard(peer or "")
         await channel.close()
     await asyncio.to_thread(store.record_peer, peer, address=address, vector=report.peer_vector,
                             sent=report.sent, received=report.received)
@@ -80,6 +84,7 @@ class Server:
         self.on_session, self.progress, self.timeout = on_session, progress, timeout
         self._server: asyncio.Server | None = None
         self._sessions: set[asyncio.Task] = set()
+        self.in_session: set[str] = set()  # laptops whose session with us is under way
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, self.host, self.port,
@@ -113,7 +118,7 @@ class Server:
         task.add_done_callback(self._sessions.discard)
         try:
             report = await _session(Channel(reader, writer, timeout=self.timeout), self.store, self.member,
-                                    f"{host}:{port}", self.progress)
+                                    f"{host}:{port}", self.progress, busy=self.in_session)
         except asyncio.CancelledError:
             return  # stopping: a cancelled connection callback would be logged as a crash by asyncio
         except (FieldkitError, ConnectionError, OSError, ssl.SSLError) as exc:
