@@ -41,7 +41,7 @@ BATCH = 2000
 
 def percentile(values, q):
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def build_changes(count: int):
@@ -81,6 +81,7 @@ def database_bytes(path: Path) -> int:
 def one_size(count: int) -> dict:
     from fieldkit.records.search import search
     from fieldkit.records.services import Clinic
+    from fieldkit.store.connection import connect
     from fieldkit.store.db import Store
     from fieldkit.store.keystore import User
 
@@ -114,16 +115,19 @@ def one_size(count: int) -> dict:
             for _ in range(5):
                 for query in QUERIES:
                     t = time.perf_counter()
-                    found = store.read(lambda conn: search(conn, query, limit=20))
+                    found = store.read(lambda conn, query=query: search(conn, query, limit=20))
                     timings.append(time.perf_counter() - t)
                     hits.append(len(found))
             result["search_p50_ms"], result["search_p95_ms"] = percentile(timings, 50) * 1e3, percentile(timings, 95) * 1e3
             result["search_queries_with_hits"] = f"{sum(1 for h in hits[:len(QUERIES)] if h)}/{len(QUERIES)}"
             t = time.perf_counter()
-            folded = store.rebuild()
+            folded = store.rebuild().entries
             result["rebuild_per_s"] = folded / (time.perf_counter() - t)
-            store.write(lambda tx: tx.execute("PRAGMA wal_checkpoint(TRUNCATE)"))
             store.close()
+            # On a connection of its own: store.write's BEGIN IMMEDIATE makes SQLite refuse a checkpoint.
+            conn = connect(path, key)
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            conn.close()
             result["bytes_per_patient"] = database_bytes(path) / count
             raw_key = os.urandom(32)
             result["sqlcipher_raw_insert_per_s"] = raw_insert_rate(Path(tmp) / "raw-cipher.db", raw_key, entries)

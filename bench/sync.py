@@ -8,8 +8,9 @@
   SQLite (the same library, no key)
 - ten differences: two laptops holding the same N entries plus 5 new ones each sync; bytes on the
   wire counted by a TCP relay between them (TLS included), beside an in-sync session's bytes
-- live: two `Engine`s (what `fieldkit sync serve` runs) with zeroconf on loopback: time until each
-  discovers the other, and from a save on one until the other has it
+
+The live figures (two engines discovering each other, and a save visible on the peer, now without
+the removed `Engine.poke()`) are in bench/live.py.
 """
 
 from __future__ import annotations
@@ -38,14 +39,14 @@ def laptop(path: Path, key: bytes | None):
     """A laptop's store with its device key and a supervisor, as `fieldkit init` leaves it."""
     from fieldkit.store.db import Store
     from fieldkit.store.keystore import User
-    from fieldkit.store.session import publish_user
+    from fieldkit.store.session import user_change
     from fieldkit.sync.identity import new_device_key
 
     device_key, device = new_device_key()
     store = Store(path, key, device_id=device)
     store.set_meta({"device_key": device_key.hex()})
     user = User(device[:16], f"lead-{device[:4]}", "supervisor")
-    publish_user(store, user, by=user)
+    store.append([user_change(user)], user=user.id)  # she journals herself, as create_clinic does
     return store, user
 
 
@@ -197,38 +198,6 @@ def sessions(a, b, key: bytes | None) -> dict:
     return result
 
 
-async def live(tmp: Path) -> dict:
-    from fieldkit.records.services import Clinic
-    from fieldkit.sync.engine import Engine
-
-    (a_store, a_user, a_member), (b_store, b_user, b_member) = pair(tmp, "live", os.urandom(32))
-    started = time.perf_counter()
-    async with Engine(a_store, a_member, host="127.0.0.1", interfaces=["127.0.0.1"]) as one, \
-            Engine(b_store, b_member, host="127.0.0.1", interfaces=["127.0.0.1"]) as two:
-        while not (one.sightings() and two.sightings()):
-            await asyncio.sleep(0.05)
-        discovered = time.perf_counter() - started
-        while a_store.state_hash() != b_store.state_hash():
-            await asyncio.sleep(0.05)
-        saved = time.perf_counter()
-        patient = Clinic(a_store, a_user).register({"given_name": "Mai", "family_name": "Tran", "sex": "female"})
-        one.poke()
-        while not b_store.read(lambda conn: conn.execute("SELECT 1 FROM patients WHERE id = ?",
-                                                         (patient.patient_id,)).fetchone()):
-            await asyncio.sleep(0.05)
-        visible = time.perf_counter() - saved
-        # Without the poke the save waits for the engine's interval: the slower, always-true figure.
-        quiet = time.perf_counter()
-        patient = Clinic(b_store, b_user).register({"given_name": "Lan", "family_name": "Vo", "sex": "female"})
-        while not a_store.read(lambda conn: conn.execute("SELECT 1 FROM patients WHERE id = ?",
-                                                         (patient.patient_id,)).fetchone()):
-            await asyncio.sleep(0.05)
-        unpoked = time.perf_counter() - quiet
-    for store in (a_store, b_store):
-        store.close()
-    return {"discovered_s": discovered, "edit_visible_s": visible, "edit_visible_unpoked_s": unpoked}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--entries", type=int, default=100_000)
@@ -252,7 +221,6 @@ def main() -> None:
         del changes
         gc.collect()
         rows = {label: sessions(*pair_and_key) for label, pair_and_key in laptops.items()}
-        live_figures = asyncio.run(live(Path(tmp)))
 
     cipher, plain = rows["sqlcipher"], rows["plain"]
     print(f"\nfirst sync of {cipher['first_sync_entries']:,} entries over TLS on loopback (verify + fold):")
@@ -271,10 +239,7 @@ def main() -> None:
           f"baseline in-sync session: {cipher['in_sync_wire_bytes']:,} bytes "
           f"(so {cipher['diff_wire_bytes'] - cipher['in_sync_wire_bytes']:,} bytes carry the 10 entries)")
     print(f"  same state on both: {cipher['same_state']}")
-    print("\nlive, two engines with zeroconf on loopback:")
-    print(f"  discovered each other in {live_figures['discovered_s']:.2f} s (target < 5 s)")
-    print(f"  a save visible on the peer in {live_figures['edit_visible_s']:.2f} s when the saver pokes its engine, "
-          f"{live_figures['edit_visible_unpoked_s']:.2f} s on the engine's own interval (target < 10 s)")
+    print("\n(discovery and a save visible on a connected peer: bench/live.py)")
 
 
 if __name__ == "__main__":

@@ -40,11 +40,7 @@ SEED = 2026  # `fieldkit demo`'s default, so the names below are in the clinic
 VITALS = ("37.2", "88", "18", "124", "78", "97")  # temperature, pulse, RR, systolic, diastolic, SpO2
 MISSES = ["xochitl", "bjørn", "ژینوس"]  # names no demo culture gives
 
-
-def percentile(values, q):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
+from run import percentile  # noqa: E402 - bench/ is not a package
 
 # -- watching the screen -----------------------------------------------------------------------
 
@@ -171,9 +167,9 @@ def startup_child(home: str, query: str) -> None:
     search box to be focused with the recent patients listed, then types `query`.
     """
     import fieldkit.cli
-    import fieldkit.records.demo  # noqa: F401
-    import fieldkit.store.session  # noqa: F401
-    import fieldkit.sync.identity  # noqa: F401
+    import fieldkit.records.demo
+    import fieldkit.store.session
+    import fieldkit.sync.identity
     import fieldkit.tui.app
     from fieldkit.store import keystore
 
