@@ -38,10 +38,12 @@ import argparse
 import gc
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+import types
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -51,6 +53,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from run import percentile  # noqa: E402 - bench/ is not a package
+
+from fieldkit.store.threads import QUICK_SWITCH_SECONDS, favour_quick_reads  # noqa: E402
 
 BATCH = 5000  # entries per ingest: the forwarder's largest batch, and what a first sync folds at most
 APPEND = 2000  # changes per transaction while seeding (bench/run.py's size: quicker than seed_clinic's 400)
@@ -169,15 +173,52 @@ def script_of(text: str) -> str:
 
 # -- the fold running beside the searches -------------------------------------------------------------
 
+FOLDER_CHILD = """
+import sys, orjson
+from fieldkit.store.db import Store
+from fieldkit.store.journal import Entry
+store = Store(__import__("pathlib").Path(sys.argv[1]), bytes.fromhex(sys.stdin.readline().strip()))
+print("ready", flush=True)
+for line in sys.stdin:
+    print(store.ingest([Entry(*row) for row in orjson.loads(line)]).applied, flush=True)
+store.close()
+"""
+
+
+class OtherProcess:
+    """store.ingest, done by a process of its own on the same file."""
+
+    def __init__(self, store) -> None:
+        self.child = subprocess.Popen([sys.executable, "-c", FOLDER_CHILD, str(store.path)], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        self.child.stdin.write(store.bench_key.hex() + "\n")
+        self.child.stdin.flush()
+        assert self.child.stdout.readline().strip() == "ready"
+
+    def __call__(self, batch):
+        import orjson
+
+        self.child.stdin.write(orjson.dumps([e.row() for e in batch]).decode() + "\n")
+        self.child.stdin.flush()
+        return types.SimpleNamespace(applied=int(self.child.stdout.readline()))
+
+    def close(self) -> None:
+        self.child.stdin.close()
+        self.child.wait(timeout=60)
+
+
 class Folder(threading.Thread):
     """Ingests one batch after another, as a sync session receiving them would, until told to stop
     or `count` batches are done. Each ingest is one transaction on the writer thread that folds
     the batch. `batches` is an iterator shared by the measurements: a chain must continue where
     the last measurement left it."""
 
-    def __init__(self, store, batches, count: int) -> None:
+    def __init__(self, store, batches, count: int, *, elsewhere: bool = False) -> None:
         super().__init__(name="bench-folder", daemon=True)
         self.store, self.batches, self.count = store, batches, count
+        # elsewhere: the batches are folded by another process on the same file, as when
+        # `fieldkit sync serve` runs beside the clinic screen; this thread only hands them over.
+        self.ingest = OtherProcess(store) if elsewhere else store.ingest
         self.stopping, self.started_folding, self.finished = threading.Event(), threading.Event(), threading.Event()
         self.folds: list[tuple[float, float]] = []  # (start, end) of each ingest, perf_counter
         self.error: BaseException | None = None
@@ -192,12 +233,14 @@ class Folder(threading.Thread):
                     return
                 start = time.perf_counter()
                 self.started_folding.set()
-                result = self.store.ingest(batch)
-                assert result.applied == len(batch), "a batch was already held: the pool was reused"
+                applied = self.ingest(batch).applied
+                assert applied == len(batch), "a batch was already held: the pool was reused"
                 self.folds.append((start, time.perf_counter()))
         except BaseException as exc:  # handed to the measuring thread, which raises it
             self.error = exc
         finally:
+            if isinstance(self.ingest, OtherProcess):
+                self.ingest.close()
             self.started_folding.set()  # so nobody waits for a fold that will never start
             self.finished.set()
 
@@ -262,10 +305,10 @@ def fire_searches(store, queries, run, moments: list[float], keep_going=lambda: 
             "slowest": max(results)[2], "window": window}
 
 
-def during_folds(store, queries, run, batches, count: int, moments: list[float]) -> dict:
+def during_folds(store, queries, run, batches, count: int, moments: list[float], *, elsewhere: bool = False) -> dict:
     """`fire_searches` while a Folder ingests up to `count` of `batches` (firing stops early if
     they run out: a search with no fold beside it is not this measurement's)."""
-    folder = Folder(store, batches, count)
+    folder = Folder(store, batches, count, elsewhere=elsewhere)
     folder.start()
     folder.started_folding.wait()
     result = fire_searches(store, queries, run, moments, keep_going=lambda: not folder.finished.is_set())
@@ -303,11 +346,11 @@ def main() -> None:
     parser.add_argument("--spacing", type=float, default=0.05,
                         help="mean seconds between searches fired (default 0.05: 20 a second)")
     parser.add_argument("--batches", type=int, default=24,
-                        help="5,000-entry batches prepared for each of (b) and (c); each folds until its searches are done")
+                        help="5,000-entry batches prepared for each of (b), (b'), (c) and (d); each folds until its searches are done")
     args = parser.parse_args()
     load = os.getloadavg()[0]
     if args.quick:
-        args.patients, args.searches, args.batches = 10_000, 200, 15
+        args.patients, args.searches, args.batches = 10_000, 200, 8
 
     rng = random.Random(14)
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as tmp:
@@ -316,8 +359,8 @@ def main() -> None:
         store = open_store(Path(tmp) / "clinic.db")
         entries = journal_people(store, args.patients, SEED_CLINIC, label="clinic")
         seeded = time.perf_counter() - started
-        say(f"preparing {2 * args.batches} batches of {BATCH:,} entries on another device ...")
-        pool = peer_batches(Path(tmp) / "peer.db", 2 * args.batches)
+        say(f"preparing {4 * args.batches} batches of {BATCH:,} entries on another device ...")
+        pool = peer_batches(Path(tmp) / "peer.db", 4 * args.batches)
         queries = real_queries(store, 150, rng)
         gc.collect()  # the generated people are garbage now: not the measurement's to collect
 
@@ -327,10 +370,17 @@ def main() -> None:
         on_reader(store, queries[0][1])  # one search first, so (a) does not count opening the readers' caches
         idle = fire_searches(store, queries, on_reader, moments)
         checkpoint(store)
-        batches = iter(pool)  # (c) continues the peer's chain where (b) left it
+        batches = iter(pool)  # each measurement continues the peer's chain where the last left it
+        default_switch = sys.getswitchinterval()
+        unfavoured = during_folds(store, queries, on_reader, batches, args.batches, moments)
+        checkpoint(store)
+        favour_quick_reads()  # what the clinic screen does at start (fieldkit.tui.app.run)
         readers = during_folds(store, queries, on_reader, batches, args.batches, moments)
         checkpoint(store)
+        apart = during_folds(store, queries, on_reader, batches, args.batches, moments, elsewhere=True)
+        checkpoint(store)
         writer = during_folds(store, queries, on_writer, batches, args.batches, moments)
+        sys.setswitchinterval(default_switch)
         store.close()
 
     mix: dict[str, int] = {}
@@ -344,9 +394,13 @@ def main() -> None:
     print(f"  {len(queries)} queries from seeded patients, cycled: " + ", ".join(f"{n} {k}" for k, n in sorted(mix.items())))
     print(f"  (a) found the patient queried (or a full page of 20) for {idle['found']}/{len(idle['latencies'])} searches\n")
     describe("(a) idle, reader thread", idle)
-    describe("(b) during folds, reader thread", readers, "(target p95 < 20 ms)")
+    describe(f"(b) during folds, reader, {QUICK_SWITCH_SECONDS * 1e3:g} ms switch", readers, "(target p95 < 20 ms)")
+    describe(f"(b') the same, Python's {default_switch * 1e3:g} ms switch", unfavoured)
+    print(f"  {'':<34} (b) is the clinic screen's setting: it hands the interpreter's lock to a waiting thread "
+          f"after {QUICK_SWITCH_SECONDS * 1e3:g} ms")
+    describe("(d) folds in another process", apart, "(fieldkit sync serve beside the screen)")
     describe("(c) baseline: on the writer thread", writer, "(the old design; measured 561 ms before)")
-    for label, result in (("(b)", readers), ("(c)", writer)):
+    for label, result in (("(b)", readers), ("(b')", unfavoured), ("(c)", writer), ("(d)", apart)):
         if len(result["latencies"]) < args.searches:
             print(f"  note: {label} ran out of batches after {len(result['latencies'])} searches; "
                   "give --batches more")

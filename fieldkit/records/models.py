@@ -126,7 +126,8 @@ def _optional_text(value: Any) -> Any:
 
 
 class Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_max_length=500)
+    # Built on first use, not at import: a command that validates a patient builds only that model.
+    model_config = ConfigDict(extra="forbid", frozen=True, str_max_length=500, defer_build=True)
 
 
 class Vitals(Record):

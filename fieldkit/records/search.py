@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+import orjson
 from rapidfuzz import fuzz
 
 from fieldkit.namekeys import fold, query_alternatives, skeleton
@@ -94,12 +95,15 @@ def search(conn, query: str, *, limit: int = 20, offset: int = 0) -> list[Patien
     where = f"WHERE {' AND '.join(checks)}" if checks else ""
     # Patients are read only for the ids that matched every word; voided and merged ones are
     # dropped then, which can shorten a long list but never hides a match from a refined query.
-    rows = conn.execute(
-        f"SELECT {SUMMARY} FROM patients WHERE id IN (SELECT k.patient_id FROM {source} {where} LIMIT ?) "
-        "AND voided IS NOT 1 AND merged_into IS NULL",
+    # The candidates come back as one JSON row, not a row each: every row fetched is a turn this
+    # thread must win back from a sync folding on another (the interpreter's lock), so a hundred
+    # rows cost a hundred waits while a batch is folded.
+    [listed] = conn.execute(
+        f"SELECT json_group_array(json_array({SUMMARY})) FROM patients "
+        f"WHERE id IN (SELECT k.patient_id FROM {source} {where} LIMIT ?) AND voided IS NOT 1 AND merged_into IS NULL",
         (*params, MAX_CANDIDATES),
-    ).fetchall()
-    found = [PatientSummary.from_row(row) for row in rows]
+    ).fetchone()
+    found = [PatientSummary.from_row(row) for row in orjson.loads(listed)]
     found.sort(key=_ranking(query))
     return found[offset:offset + limit]
 

@@ -38,7 +38,7 @@ from fieldkit.store.transaction import Change, Ingested, Transaction
 if TYPE_CHECKING:
     import asyncio
 
-__all__ = ["Change", "Committed", "Ingested", "Outgoing", "Store", "Transaction"]
+__all__ = ["Change", "Committed", "Ingested", "Outgoing", "Rebuilt", "Store", "Transaction"]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -115,31 +115,49 @@ class Store:
         self.device_id = ""
         # Opening blocks (SQLCipher checks the key, a new file is migrated): from an event loop,
         # open the store in a thread.
+        # The writer opens first: a new file is migrated before any reader looks at it. Readers
+        # open at the first read, so a command that only writes opens one connection, not three.
         self._writer = ConnectionThreads(lambda: connect(path, key), name="fieldkit-writer", idle=self._look_for_others)
+        self._readers: ConnectionThreads | None = None
+        self._open_readers = lambda: ConnectionThreads(lambda: connect(path, key, reader=True),
+                                                       name="fieldkit-reader", count=readers)
+        self._opening = threading.Lock()
         try:
-            self.device_id = self.write(lambda tx: self._identify(tx, device_id))
-            self._readers = ConnectionThreads(lambda: connect(path, key, reader=True), name="fieldkit-reader",
-                                              count=readers)
+            self.device_id = self._identify(device_id)
         except BaseException:
-            self._writer.close()
+            self.close()
             raise
         # Made again from the stored stamp, so that a wall clock reset behind it is reported.
-        self.clock = HybridClock(int(self.get_meta("hlc", 0)))
+        self.clock = HybridClock(int(self._writer.call(lambda conn: get_meta(conn, "hlc", 0))))
 
-    @staticmethod
-    def _identify(tx: Transaction, device_id: str | None) -> str:
-        row = tx.execute("SELECT value FROM meta WHERE key = 'device_id'").fetchone()
+    def open_readers(self) -> None:
+        """Open the reader connections now, from a thread: the first read from an event loop
+        would otherwise open them there (a few milliseconds of blocking)."""
+        _ = self._reading
+
+    @property
+    def _reading(self) -> ConnectionThreads:
+        if self._readers is None:
+            with self._opening:
+                if self._readers is None:
+                    self._readers = self._open_readers()
+        return self._readers
+
+    def _identify(self, device_id: str | None) -> str:
+        """This laptop's device id, as stored; `device_id` is kept if the file has none yet."""
+        stored = self._writer.call(lambda conn: get_meta(conn, "device_id"))
         if device_id is None:
-            if not row:
+            if not stored:
                 raise FieldkitError("this database has no device identity (run `fieldkit init`)")
-            return str(row[0])
-        if row and row[0] != device_id:
+            return str(stored)
+        if stored is None:
+            self.write(lambda tx: tx.execute("INSERT OR IGNORE INTO meta VALUES ('device_id', ?)", (device_id,)))
+        elif stored != device_id:
             raise FieldkitError("this database belongs to another device")
-        tx.execute("INSERT OR IGNORE INTO meta VALUES ('device_id', ?)", (device_id,))
         return device_id
 
     def close(self) -> None:
-        for threads in (getattr(self, "_readers", None), self._writer):
+        for threads in (self._readers, self._writer):
             if threads is not None:
                 threads.close()
 
@@ -153,10 +171,10 @@ class Store:
 
     def read(self, job: Callable[[Any], T]) -> T:
         """Run `job(connection)` on a reader, in one snapshot; the connection refuses writes."""
-        return self._readers.call(_read(job))
+        return self._reading.call(_read(job))
 
     async def aread(self, job: Callable[[Any], T]) -> T:
-        return await self._readers.run(_read(job))
+        return await self._reading.run(_read(job))
 
     def write(self, job: Callable[[Transaction], T]) -> T:
         """Run `job(transaction)` on the writer: committed if it returns, rolled back if it raises."""

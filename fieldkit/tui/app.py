@@ -25,6 +25,7 @@ from fieldkit.i18n import N_, _, set_language
 from fieldkit.permissions import allowed
 from fieldkit.store.home import Home
 from fieldkit.store.keystore import Keystore
+from fieldkit.store.threads import favour_quick_reads
 from fieldkit.tui import rtl
 from fieldkit.tui.base import RoleScreen, report_failure
 from fieldkit.tui.chart import ChartScreen
@@ -310,4 +311,5 @@ class FieldkitApp(App):
 
 def run(home: Home, user: str | None = None, passphrase: str | None = None) -> None:
     """Open the clinic screen; `passphrase` signs in at once (the demo's, printed beside it)."""
+    favour_quick_reads()  # searches typed while the sync engine folds a batch
     FieldkitApp(home, user=user, passphrase=passphrase).run()

@@ -52,6 +52,7 @@ class Desk:
     async def open(cls, home: Home, name: str, passphrase: str) -> "Desk":
         """Unlock (Argon2id takes most of a second) without freezing the screen."""
         store, user = await off_loop(unlock, home, name, passphrase)
+        await off_loop(store.open_readers)
         return cls(home, store, user)
 
     @classmethod
@@ -60,6 +61,7 @@ class Desk:
         key, device = new_device_key()
         store, user = await off_loop(create_clinic, home, supervisor=supervisor, passphrase=passphrase,
                                      device_id=device, device_key=key)
+        await off_loop(store.open_readers)
         return cls(home, store, user)
 
     async def _write(self, use_case: Callable[..., T], *args: Any, **kwargs: Any) -> T:
