@@ -7,7 +7,8 @@ the key in every command (issue 14), both in the same run.
 Why: every command opens the clinic database with a key unwrapped from the user's passphrase by
 Argon2id (256 MiB, 3 passes), which costs a second or more on a field laptop, so a script of a
 hundred commands took minutes. `fieldkit unlock --for 10m` starts an agent that holds the key;
-commands then ask it on a socket instead. Target: < 20 s for 100 commands unlocked.
+a short command then hands itself to the agent on a socket (fieldkit.launch), which runs it with
+its imports already done and sends back the output. Target: < 20 s for 100 commands unlocked.
 
 What: a clinic made by `fieldkit init` in a temporary FIELDKIT_HOME with the production KDF (a
 cheap KDF would hide exactly the cost in question), a few demo patients registered, then one fixed

@@ -1,3 +1,3 @@
-from fieldkit.cli import main
+from fieldkit.launch import main
 
 main()

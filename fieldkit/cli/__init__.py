@@ -33,24 +33,33 @@ for command in (setup.init, setup.demo, session.unlock, session.lock, users.user
     cli.add_command(command)
 
 
-def main() -> None:
+def run(args: list[str]) -> int:
+    """Run one command line; its exit status. Every failure a user can cause is one line on
+    stderr (FIELDKIT_DEBUG=1 shows the traceback instead)."""
     from click import ClickException
 
     try:
-        cli.main(standalone_mode=False, prog_name="fieldkit")
+        cli.main(args, standalone_mode=False, prog_name="fieldkit")
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
-        sys.exit(130)
+        return 130
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
-    except Exception as exc:
+        return exc.exit_code
+    except SystemExit as exc:  # a command's own verdict, such as a check that failed
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    except Exception as exc:  # the one place every failure becomes one line
         if os.environ.get("FIELDKIT_DEBUG"):
             raise
         from fieldkit.errors import FieldkitError
 
         message = str(exc) if isinstance(exc, FieldkitError) else f"internal error: {type(exc).__name__}: {exc}"
         click.echo(f"error: {message}", err=True)
-        sys.exit(1 if isinstance(exc, FieldkitError) else 2)
+        return 1 if isinstance(exc, FieldkitError) else 2
+    return 0
+
+
+def main() -> None:
+    sys.exit(run(sys.argv[1:]))

@@ -2,11 +2,15 @@
 
 Every command would otherwise derive the database key from a passphrase with Argon2id, which
 costs seconds on a field laptop: a script of a hundred commands would take minutes. The agent is
-one background process that holds the unwrapped key in memory and hands it, with the user who
-unlocked, to commands of the same system user that ask on a socket in the data directory. The
-socket is created mode 0600 and the agent checks each caller's uid as well. It ends at its time
-limit, on `fieldkit lock`, when the laptop is revoked from its network, or when the data
-directory goes away. Nothing of it is written to disk but the socket.
+one background process that holds the unwrapped key in memory and answers, on a socket in the
+data directory, commands of the same system user: with the key and the user who unlocked, or (the
+command line's agent, `fieldkit.cli.agent`) by running a short command itself, in a process whose
+imports are already done. The socket is created mode 0600 and the agent checks each caller's uid
+as well. It ends at its time limit, on `fieldkit lock`, when the laptop is revoked from its
+network, or when the data directory goes away. Nothing of it is written to disk but the socket.
+
+This module is the protocol and the serving loop; it imports nothing heavy at the top, because
+the `fieldkit` command's front door (`fieldkit.launch`) asks through it before anything else.
 """
 
 from __future__ import annotations
@@ -15,16 +19,17 @@ import json
 import os
 import socket
 import struct
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from fieldkit.errors import FieldkitError
 from fieldkit.store.home import Home
-from fieldkit.store.keystore import User
+
+if TYPE_CHECKING:
+    from fieldkit.store.keystore import User
 
 SOCKET = "agent.sock"
 LONGEST = 12 * 3600  # a working day; a longer session is a key left lying about
@@ -46,7 +51,7 @@ def socket_path(home: Home) -> Path:
     return path
 
 
-def _ask(home: Home, request: dict[str, object], timeout: float = 2.0) -> dict[str, object] | None:
+def ask(home: Home, request: dict[str, Any], timeout: float | None = 2.0) -> dict[str, Any] | None:
     """The agent's answer, or None when no agent listens here."""
     path = home.path / SOCKET
     if not path.exists():
@@ -62,41 +67,24 @@ def _ask(home: Home, request: dict[str, object], timeout: float = 2.0) -> dict[s
     return json.loads(answer) if answer else None
 
 
+_held: tuple[Path, Unlocked] | None = None  # in the agent's own process: what it holds, for which home
+
+
 def fetch(home: Home) -> Unlocked | None:
     """The key and user of the unlocked session on this data directory, if there is one."""
-    answer = _ask(home, {"op": "key"})
+    if _held is not None and _held[0] == home.path:
+        return _held[1]  # a command the agent runs itself: asking its own socket would wait forever
+    from fieldkit.store.keystore import User
+
+    answer = ask(home, {"op": "key"})
     if not answer or "key" not in answer:
         return None
-    user = answer["user"]
-    assert isinstance(user, dict)
-    return Unlocked(User(**user), bytes.fromhex(str(answer["key"])), float(answer["until"]))  # type: ignore[arg-type]
+    return Unlocked(User(**answer["user"]), bytes.fromhex(answer["key"]), float(answer["until"]))
 
 
 def lock(home: Home) -> bool:
     """End the unlocked session; False if there was none."""
-    return bool(_ask(home, {"op": "lock"}))
-
-
-def start(home: Home, user: User, key: bytes, seconds: float) -> float:
-    """Start an agent holding `key` for `seconds` (replacing one already running); its deadline."""
-    if not 0 < seconds <= LONGEST:
-        raise FieldkitError(f"an unlocked session lasts from a second to {LONGEST // 3600} hours")
-    socket_path(home)
-    lock(home)
-    until = time.time() + seconds
-    # The key goes through a pipe, never the command line or the environment, which others can read.
-    child = subprocess.Popen([sys.executable, "-m", "fieldkit.store.agent", str(home.path)],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                             start_new_session=True, close_fds=True)
-    assert child.stdin is not None and child.stdout is not None
-    child.stdin.write(json.dumps({"user": vars(user), "key": key.hex(), "until": until}).encode() + b"\n")
-    child.stdin.close()
-    ready = child.stdout.readline()
-    child.stdout.close()
-    if ready.strip() != b"ready":
-        child.kill()
-        raise FieldkitError(f"the unlocked session did not start: {ready.decode(errors='replace').strip() or 'no answer'}")
-    return until
+    return bool(ask(home, {"op": "lock"}))
 
 
 # -- the agent process ---------------------------------------------------------------------------
@@ -129,8 +117,14 @@ def _ended(home: Home, held: Unlocked) -> bool:
     return time.time() >= held.until or not home.keystore.exists() or _revoked(home, held.key)
 
 
-def serve(home: Home, held: Unlocked, ready: Callable[[], None] = lambda: None) -> None:
-    """Answer callers until the session ends; `ready` is called once the socket listens."""
+Handler = Callable[[dict[str, Any]], "dict[str, Any] | None"]
+
+
+def serve(home: Home, held: Unlocked, ready: Callable[[], None] = lambda: None, handle: Handler | None = None) -> None:
+    """Answer callers until the session ends; `ready` is called once the socket listens. Requests
+    other than for the key and to lock go to `handle`, whose answer is sent back."""
+    global _held
+    _held = home.path, held
     path = socket_path(home)
     path.unlink(missing_ok=True)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -149,14 +143,14 @@ def serve(home: Home, held: Unlocked, ready: Callable[[], None] = lambda: None) 
             except TimeoutError:
                 continue
             with conn:
-                if not _answer(conn, home, held):
+                if not _answer(conn, home, held, handle):
                     return
     finally:
         server.close()
         path.unlink(missing_ok=True)
 
 
-def _answer(conn: socket.socket, home: Home, held: Unlocked) -> bool:
+def _answer(conn: socket.socket, home: Home, held: Unlocked, handle: Handler | None) -> bool:
     """Answer one caller; False when it asked the agent to stop or the session has ended."""
     conn.settimeout(2.0)
     try:
@@ -166,32 +160,15 @@ def _answer(conn: socket.socket, home: Home, held: Unlocked) -> bool:
         if request.get("op") == "lock":
             conn.sendall(b'{"locked": true}\n')
             return False
+        if _ended(home, held):  # revoked since the last look: nothing more is done for anyone
+            return False
         if request.get("op") == "key":
-            if _ended(home, held):  # revoked since the last look: the key is not handed out again
-                return False
-            conn.sendall(json.dumps({"user": vars(held.user), "key": held.key.hex(), "until": held.until}).encode()
-                         + b"\n")
+            answer: dict[str, Any] | None = {"user": vars(held.user), "key": held.key.hex(), "until": held.until}
+        else:
+            answer = handle(request) if handle else None
+        if answer is not None:
+            conn.settimeout(None)
+            conn.sendall(json.dumps(answer).encode() + b"\n")
     except (OSError, ValueError):
         pass
     return True
-
-
-def main() -> None:
-    home = Home(Path(sys.argv[1]))
-    given = json.loads(sys.stdin.readline())
-    held = Unlocked(User(**given["user"]), bytes.fromhex(given["key"]), float(given["until"]))
-    sys.stdin.close()
-
-    def ready() -> None:  # tell the starting command, then let go of its pipe
-        sys.stdout.write("ready\n")
-        sys.stdout.flush()
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-
-    try:
-        serve(home, held, ready)
-    except Exception as exc:  # noqa: BLE001 - said to the starting command, if it still listens
-        print(exc, flush=True)
-
-
-if __name__ == "__main__":
-    main()

@@ -157,3 +157,30 @@ def test_a_stale_socket_is_no_session(home):
     assert agent.fetch(home) is None
     assert fieldkit(home, "--user", "amina", "unlock", passphrase=PASSPHRASE).returncode == 0
     assert agent.fetch(home) is not None
+
+
+def test_short_commands_are_run_by_the_session_itself(home):
+    """A handed-over command's own process loads neither click nor the store: it asks the session,
+    which runs the command and sends back its output and exit status, as the command would."""
+    assert fieldkit(home, "--user", "amina", "unlock", passphrase=PASSPHRASE).returncode == 0
+    added = fieldkit(home, "patient", "add", "--given", "Lan", "--family", "Nguyen", "--json")
+    assert added.returncode == 0 and json.loads(added.stdout)["id"]
+    again = fieldkit(home, "patient", "add", "--given", "Lan", "--family", "Nguyen")
+    assert again.returncode == 0 and again.stderr.startswith("warning: possible duplicate")
+    missing = fieldkit(home, "patient", "show", "nobody")
+    assert (missing.returncode, missing.stdout, missing.stderr) == (1, "", "error: no patient with id nobody\n")
+
+    env = {**os.environ, "FIELDKIT_HOME": str(home.path)}
+    env.pop("FIELDKIT_PASSPHRASE", None)
+    traced = subprocess.run([sys.executable, "-X", "importtime", "-m", "fieldkit", "patient", "search", "nguyen"],
+                            capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=60)
+    assert traced.returncode == 0 and "Lan Nguyen" in traced.stdout
+    loaded = {line.rsplit("|", 1)[-1].strip() for line in traced.stderr.splitlines() if line.startswith("import time")}
+    assert not {"click", "sqlcipher3", "fieldkit.store.db"} & loaded, "the command ran in its own process"
+
+    # Relative paths and the caller's settings are the caller's own.
+    relative = subprocess.run([sys.executable, "-m", "fieldkit", "--home", home.path.name, "--user", "hoa", "patient",
+                               "search", "lan"], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
+                              cwd=home.path.parent, env={**env, "FIELDKIT_PASSPHRASE": "hoa's passphrase"})
+    assert relative.returncode == 0 and relative.stdout.count("Lan Nguyen") == 2
+    assert fieldkit(home, "--user", "hoa", "patient", "search", "lan").returncode != 0  # no passphrase, no session
