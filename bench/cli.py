@@ -51,6 +51,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from run import load_note  # noqa: E402 - bench/ is not a package
+
 FIELDKIT = str(Path(sys.executable).with_name("fieldkit"))  # the console script, as installed
 PASSPHRASE = "a long clinic passphrase 2026"
 MIX = {"patient search": 40, "patient show": 30, "patient add": 15, "encounter add": 10, "db check": 5}
@@ -211,12 +213,6 @@ def report(count: int, locked: dict, unlocked: dict, unlock_s: float, init_s: fl
             times = locked["by_kind"][kind], unlocked["by_kind"][kind]
             print(f"  {kind + f' (x{len(times[0])})':<30} {statistics.mean(times[0]) * 1e3:13.0f} ms "
                   f"{statistics.mean(times[1]) * 1e3:7.0f} ms")
-
-
-def load_note(at_start: float) -> str:
-    """The machine's 1-minute load average at the start and the end: above the core count, other
-    work competed for the cores and the figures are slower than on an idle laptop."""
-    return f"load average {at_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end ({os.cpu_count()} cores)"
 
 
 def main() -> None:

@@ -52,7 +52,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from run import percentile  # noqa: E402 - bench/ is not a package
+from run import load_note, percentile  # noqa: E402 - bench/ is not a package
 
 from fieldkit.store.threads import QUICK_SWITCH_SECONDS, favour_quick_reads  # noqa: E402
 
@@ -330,12 +330,6 @@ def describe(label: str, result: dict, target: str = "") -> None:
             "   no batch folded"
     print(line + (f"   {target}" if target else ""))
     print(f"  {'':<34} slowest {result['slowest']}")
-
-
-def load_note(at_start: float) -> str:
-    """The machine's 1-minute load average at the start and the end: above the core count, other
-    work competed for the cores and the figures are slower than on an idle laptop."""
-    return f"load average {at_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end ({os.cpu_count()} cores)"
 
 
 def main() -> None:

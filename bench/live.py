@@ -40,7 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from run import percentile  # noqa: E402 - bench/ is not a package
+from run import load_note, percentile  # noqa: E402 - bench/ is not a package
 
 LAN = ["127.0.0.1"]  # discovery on loopback only, as the clinic screen's sync test runs it
 CHEAP_KDF = {"memory_kib": 1024, "iterations": 1, "lanes": 1}  # tests/sync_support.py's
@@ -208,12 +208,6 @@ def line(label: str, seconds: list[float], note: str) -> str:
     ms = [s * 1e3 for s in seconds]
     return (f"  {label:<44} p50 {percentile(ms, 50):6.0f} ms   p95 {percentile(ms, 95):6.0f} ms   "
             f"max {max(ms):6.0f} ms   ({len(ms)} saves)   {note}")
-
-
-def load_note(at_start: float) -> str:
-    """The machine's 1-minute load average at the start and the end: above the core count, other
-    work competed for the cores and the figures are slower than on an idle laptop."""
-    return f"load average {at_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end ({os.cpu_count()} cores)"
 
 
 def main() -> None:

@@ -39,6 +39,12 @@ QUERIES = [
 BATCH = 2000
 
 
+def load_note(at_start: float) -> str:
+    """The machine's 1-minute load average at the start and the end: above the core count, other
+    work competed for the cores and the figures are slower than on an idle laptop."""
+    return f"load average {at_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end ({os.cpu_count()} cores)"
+
+
 def percentile(values, q):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from desk_worker import word
 from sync_support import PASSPHRASE, Laptop, enrol, new_laptop
 
 from fieldkit.errors import FieldkitError
@@ -76,16 +77,6 @@ PROBLEMS = ("Traceback", "internal error")
 # folded its entries, every process must stamp after them, which only reading the stored clock
 # inside each transaction gives (the clinic's own chain is checked to stamp ever later).
 PEER_AHEAD_MS = 90_000
-
-
-def word(number: int) -> str:
-    """A name part nobody else uses, letters only (the search index keys letters, not digits)."""
-    letters = ""
-    while True:
-        number, digit = divmod(number, 26)
-        letters += "abcdefghijklmnopqrstuvwxyz"[digit]
-        if not number:
-            return letters
 
 
 # -- the laptops -------------------------------------------------------------------------------------
