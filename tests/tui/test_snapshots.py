@@ -9,6 +9,10 @@ in the screen.
 
 from __future__ import annotations
 
+import difflib
+import html
+import re
+
 import pytest
 from pytest_textual_snapshot import SVGImageExtension
 from textual.widgets import Input
@@ -67,10 +71,33 @@ def snap(snapshot):
                 raise AssertionError(f"still running: {[w for w in app.workers if w.is_running]}") from None
             for field in app.screen.query(Input):
                 field.cursor_blink = False
-            await pilot.wait_for_scheduled_animations()
-            await pilot.pause(0.1)
-            return svg == app.export_screenshot()
+            shot = await settled(pilot)
+            stored, _ = svg._recall_data(index=svg.index)
+            assert svg == shot, "the screen differs from its snapshot:\n" + "\n".join(
+                difflib.unified_diff(screen_text(stored), screen_text(shot), lineterm="", n=0))
+            return True
     return compare
+
+
+async def settled(pilot, seconds: float = 5) -> str:
+    """The screenshot once two taken 0.1 s apart agree: a recount landing late is not a change."""
+    await pilot.wait_for_scheduled_animations()
+    shot = pilot.app.export_screenshot()
+    for _ in range(int(seconds / 0.1)):
+        await pilot.pause(0.1)
+        again = pilot.app.export_screenshot()
+        if again == shot:
+            return shot
+        shot = again
+    return shot
+
+
+def screen_text(svg: str | None) -> list[str]:
+    """The text of an SVG screenshot, one string per row, for a readable difference."""
+    rows: dict[float, list[str]] = {}
+    for y, text in re.findall(r'<text[^>]*\by="([\d.]+)"[^>]*>(.*?)</text>', svg or ""):
+        rows.setdefault(float(y), []).append(html.unescape(text))
+    return ["".join(rows[y]) for y in sorted(rows)]
 
 
 async def find(pilot, typed: str) -> None:
