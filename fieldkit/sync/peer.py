@@ -37,13 +37,13 @@ async def _refuse_if_revoked(channel: Channel, store: Store, peer: str) -> None:
 
 
 async def _session(channel: Channel, store: Store, member: Membership, address: str,
-                   progress: Progress | None, expect: str | None = None, busy: set[str] | None = None) -> Report:
-    """One session; `busy` holds the peer's id while the session runs."""
+                   progress: Progress | None, expect: str | None = None,
+                   proven: Callable[[str], None] = lambda peer: None) -> Report:
+    """One session; `proven(peer)` is told who is at the other end as soon as TLS has proven it."""
     peer = None
-    busy = set() if busy is None else busy
     try:
         peer = certs.peer_device(channel.writer.get_extra_info("ssl_object"), member.network)
-        busy.add(peer)
+        proven(peer)
         await _refuse_if_revoked(channel, store, peer)
         if expect and peer != expect:
             raise certs.CertificateRefused(f"expected laptop {expect[:8]} at {address}, found {peer[:8]}")
@@ -53,7 +53,6 @@ async def _session(channel: Channel, store: Store, member: Membership, address: 
             await asyncio.to_thread(store.record_peer, peer, address=address, vector=None, error=str(exc))
         raise
     finally:
-        busy.discard(peer or "")
         await channel.close()
     await asyncio.to_thread(store.record_peer, peer, address=address, vector=report.peer_vector,
                             sent=report.sent, received=report.received)
@@ -116,18 +115,29 @@ class Server:
         assert task is not None  # a connection callback runs as a task of its own
         self._sessions.add(task)
         task.add_done_callback(self._sessions.discard)
+        peers: list[str] = []
+
+        def proven(peer: str) -> None:
+            peers.append(peer)
+            self.in_session.add(peer)
         try:
             report = await _session(Channel(reader, writer, timeout=self.timeout), self.store, self.member,
-                                    f"{host}:{port}", self.progress, busy=self.in_session)
+                                    f"{host}:{port}", self.progress, proven=proven)
         except asyncio.CancelledError:
+            self.in_session.difference_update(peers)
             return  # stopping: a cancelled connection callback would be logged as a crash by asyncio
         except (FieldkitError, ConnectionError, OSError, ssl.SSLError) as exc:
             error = exc
         except Exception as exc:  # one session's failure (a database error) ends that session only
             log.exception("session with %s:%s failed", host, port)
             error = exc
-        if self.on_session:
-            result = self.on_session(report, f"{host}:{port}", error)
-            if asyncio.iscoroutine(result):
-                await result
+        try:
+            if self.on_session:
+                result = self.on_session(report, f"{host}:{port}", error)
+                if asyncio.iscoroutine(result):
+                    await result
+        finally:
+            # Only once its outcome is told: the engine, woken by the entries this session committed,
+            # must judge the peer by the vector the session ended with, not the one before it.
+            self.in_session.difference_update(peers)
 
