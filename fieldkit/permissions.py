@@ -32,7 +32,9 @@ WRITES: dict[tuple[str, str], frozenset[str]] = {
     ("followup", "update"): CLINICAL,
     ("user", "create"): SUPERVISOR,
     ("user", "update"): SUPERVISOR,
+    ("user", "revoke"): SUPERVISOR,
     ("device", "revoke"): SUPERVISOR,
+    ("device", "release"): SUPERVISOR,
 }
 ENTITIES = frozenset(entity for entity, _ in WRITES)
 FIELDS: dict[tuple[str, str], frozenset[str]] = {
@@ -68,6 +70,7 @@ ACTIONS: dict[str, Write | frozenset[str]] = {
     "amend encounter": Write("encounter", "amend"),
     "update task": Write("referral", "update"),
     "manage users": Write("user", "create"),
+    "revoke users": Write("user", "revoke"),
     "enrol laptops": Write("device", "revoke"),  # who enrols a laptop is who may revoke it
     "see the day summary": SUPERVISOR,
 }

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -66,3 +69,19 @@ async def running_hub(data: Path, url: str, storage: HubStorage | None = None, *
             yield hub
     finally:
         storage.close()
+
+
+@contextmanager
+def hub_process(data, url: str):
+    """`fieldkit hub serve` in a process of its own; yields (process, https URL)."""
+    process = subprocess.Popen([sys.executable, "-m", "fieldkit", "hub", "serve", "--data", str(data), "--host",
+                                "127.0.0.1", "--port", "0", "--database", url],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = process.stdout.readline()
+        port = re.search(r":(\d+) \(", line)
+        assert port, f"hub did not start: {line!r}"
+        yield process, f"https://127.0.0.1:{port.group(1)}"
+    finally:
+        process.kill()
+        process.wait()

@@ -80,7 +80,7 @@ def test_a_service_allows_a_role_exactly_what_a_receiving_laptop_accepts(clinic,
 
 def test_every_action_of_the_table_is_exercised_or_writes_nothing():
     writing = {action for action, rule in ACTIONS.items() if not isinstance(rule, frozenset)}
-    assert writing - set(USE_CASES) == {"manage users", "enrol laptops"}  # keystore and network: tests of their own
+    assert writing - set(USE_CASES) == {"manage users", "revoke users", "enrol laptops"}  # tests of their own
 
 
 def test_a_write_no_fieldkit_makes_is_refused_by_a_peer():

@@ -55,9 +55,10 @@ class Context:
 
         home = self.home
         unlocked = agent.fetch(home) if home.exists else None
+        from fieldkit.store.session import refuse_revoked, unlock
+
         if unlocked and self.user_option in (None, unlocked.user.name, unlocked.user.id):
-            return Store(home.database, unlocked.key), unlocked.user
-        from fieldkit.store.session import unlock
+            return refuse_revoked(Store(home.database, unlocked.key), unlocked.user), unlocked.user
 
         return unlock(home, self.user_name(), self.passphrase())
 

@@ -1,4 +1,5 @@
-"""`fieldkit network …`: create a clinic network, enrol laptops into it, revoke them.
+"""`fieldkit network …`: create a clinic network, enrol laptops into it, revoke them, review what
+they wrote after the revocation.
 
 Every command unlocks the clinic, because the network key and certificates live in the
 encrypted database.
@@ -40,13 +41,15 @@ def network_show(context: Context, as_json: bool) -> None:
     store, _ = context.open()
     with store:
         member = membership.load(store)
-        known, revoked = sorted(store.certificates()), sorted(store.revoked())
+        known, revoked, held = sorted(store.certificates()), sorted(store.revoked()), len(store.held())
     report = {"network": member.network.id, "name": member.network.name, "device": member.device_id,
-              "holds_network_key": member.network_key is not None, "laptops": known, "revoked": revoked}
+              "holds_network_key": member.network_key is not None, "laptops": known, "revoked": revoked,
+              "held": held}
     emit(report, as_json, "\n".join([
         f"network {member.network.name} ({member.network.id})", f"this laptop {member.device_id}"
         + (" (holds the network key)" if member.network_key else ""),
-        f"laptops known: {len(known)}", *(f"  {d}{'  revoked' if d in revoked else ''}" for d in known)]))
+        f"laptops known: {len(known)}", *(f"  {d}{'  revoked' if d in revoked else ''}" for d in known),
+        *([f"entries held since a revocation: {held} (fieldkit network held)"] if held else [])]))
 
 
 @network.command("enrol")
@@ -129,5 +132,47 @@ def network_revoke(context: Context, device: str, reason: str) -> None:
             [device] if len(device) == 32 else [])
         if len(matches) != 1:
             raise click.ClickException(f"{device!r} matches {len(matches)} known laptops: give more of its id")
-        membership.revoke(store, member, matches[0], user=user.id, reason=reason)
-    click.echo(f"revoked laptop {matches[0]}; the revocation spreads with the next syncs")
+        entry = membership.revoke(store, member, matches[0], user=user.id, reason=reason)
+    cutoff = entry.payload["cutoff"]
+    click.echo(f"revoked laptop {matches[0]}; its entries up to #{cutoff} stand, any later ones are held for a "
+               "supervisor on every laptop and the hub; the revocation spreads with the next syncs")
+
+
+@network.command("held")
+@json_option
+@click.pass_obj
+def network_held(context: Context, as_json: bool) -> None:
+    """Entries held back since a revocation: written by a revoked laptop or user after its cut-off."""
+    from fieldkit.records.queries import when
+
+    store, _ = context.open()
+    with store:
+        held, cutoffs = store.held(), store.cutoffs()
+    # "claimed": the time is the writing laptop's own clock, which is what a revocation cannot trust
+    rows = [{"origin": e.origin, "seq": e.seq, "entity": e.entity, "id": e.entity_id, "op": e.op, "author": e.author,
+             "claimed_time": when(e.version)} for e in held]
+    emit({"laptops": cutoffs.devices, "users": cutoffs.users, "held": rows}, as_json, "\n".join([
+        *(f"laptop {device} revoked: entries after #{seq} held" for device, seq in sorted(cutoffs.devices.items())),
+        *(f"user {user} revoked" for user in sorted(cutoffs.users)),
+        f"held: {len(rows)}",
+        *(f"  {e.origin[:8]}#{e.seq}  {e.op} {e.entity} {e.entity_id[:12]}  by {e.author[:8]}  "
+          f"claimed {when(e.version)}" for e in held)]))
+
+
+@network.command("release")
+@click.argument("device")
+@click.option("--up-to", "up_to", type=int, required=True, help="Fold its held entries up to this sequence number.")
+@click.option("--reason", default="", help="Why they are trusted (checked with the clinic, for example).")
+@click.pass_obj
+def network_release(context: Context, device: str, up_to: int, reason: str) -> None:
+    """Fold a revoked laptop's held entries up to a sequence number, on every laptop and the hub."""
+    from fieldkit.sync import membership
+
+    store, user = context.supervisor()
+    with store:
+        member = membership.load(store)
+        matches = [d for d in store.cutoffs().devices if d.startswith(device)]
+        if len(matches) != 1:
+            raise click.ClickException(f"{device!r} matches {len(matches)} revoked laptops: give more of its id")
+        membership.release(store, member, matches[0], up_to, user=user.id, reason=reason)
+    click.echo(f"released laptop {matches[0]}'s entries up to #{up_to}; the release spreads with the next syncs")

@@ -45,3 +45,23 @@ def user_list(context: Context, as_json: bool) -> None:
 
     users = [{"name": u.name, "role": u.role, "language": u.language} for u in Keystore(context.home.keystore).users()]
     emit(users, as_json, "\n".join(f"{u['name']}\t{u['role']}\t{u['language']}" for u in users))
+
+
+@user.command("revoke")
+@click.argument("name")
+@click.option("--reason", default="", help="Why (left the programme, passphrase known to others).")
+@click.pass_obj
+def user_revoke(context: Context, name: str, reason: str) -> None:
+    """Revoke a user (a name or id from the clinic's users) on every laptop: she can no longer sign in,
+    and entries of hers that no laptop showed this one before now are held for a supervisor."""
+    from fieldkit.records.queries import staff_named
+    from fieldkit.store.session import revoke_user
+
+    store, by = context.open()
+    with store:
+        users = store.read(lambda conn: staff_named(conn, name))
+        if len(users) != 1:
+            raise click.ClickException(f"{name!r} matches {len(users)} users: give more of her id")
+        [(user_id, user_name)] = users
+        revoke_user(context.home, store, by=by, user_id=user_id, reason=reason)
+    click.echo(f"revoked {user_name} ({user_id}); the revocation spreads with the next syncs")

@@ -33,7 +33,8 @@ OPENAPI = {
                                                             "of the last ack"}}),
         "/v1/pull": _sync("Download entries the laptop lacks", "an `ack` message holding the laptop's vector",
                           "a `batch` of what the laptop lacks, or `done`"),
-        "/v1/devices": {"get": {"summary": "The device registry: last contact, vector, entries held, revoked",
+        "/v1/devices": {"get": {"summary": "The device registry: last contact, vector, entries held, revoked, "
+                                           "entries held back since a revocation",
                                 "security": [{"mutualTLS": []}],
                                 "responses": {"200": {"description": "a JSON list, one object per laptop"}}}},
         "/health": {"get": {"summary": "Liveness and storage reachability (no certificate needed)",

@@ -7,7 +7,9 @@ all, and re-sending it stores nothing twice. On PostgreSQL, processes that recei
 same origin at once take turns on an advisory lock per origin: the second sees the first's
 entries as held, never as a gap or a duplicate.
 
-The hub stores entries verbatim and folds nothing: it is a relay that never forgets.
+The hub stores entries verbatim and folds nothing: it is a relay that never forgets. Entries a
+revoked laptop or user wrote beyond the revocation's cut-off are stored and relayed too (so none
+is lost), and counted apart: every laptop holds them back from its fold (store/holdback.py).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fieldkit.errors import FieldkitError
+from fieldkit.store.holdback import SETTING, Cutoffs
 from fieldkit.store.journal import COLUMNS, Checkpoint, Entry, canonical, count_held, parse, plan_chain, role_grants
 from fieldkit.store.outgoing import Outgoing, select
 from fieldkit.store.sql import immediate
@@ -109,6 +112,27 @@ class HubStorage:
             return {row[0] for row in cur.execute("SELECT DISTINCT entity_id FROM hub_journal "
                                                   "WHERE entity = 'device' AND op = 'revoke'")}
 
+    def cutoffs(self) -> Cutoffs:
+        """The revocations' cut-offs (store/holdback.py). The hub folds nothing; what the laptops hold
+        back it keeps and relays like any entry, and counts apart for the operator."""
+        settings = " OR ".join(f"(entity = '{entity}' AND op = '{op}')" for entity, op in sorted(SETTING))
+        with self._transaction() as cur:
+            return Cutoffs.of(Entry(*row) for row in cur.execute(f"SELECT * FROM hub_journal WHERE {settings}"))
+
+    def held_back(self) -> dict[str, int]:
+        """How many entries of each laptop lie beyond a revocation's cut-off."""
+        cutoffs = self.cutoffs()
+        counts: dict[str, int] = {}
+        with self._transaction() as cur:
+            for device, seq in cutoffs.devices.items():
+                counts[device] = int(cur.execute(self._sql(
+                    "SELECT count(*) FROM hub_journal WHERE origin = ? AND seq > ?"), (device, seq)).fetchone()[0])
+            for user in cutoffs.users:
+                for origin, seq in cur.execute(self._sql("SELECT origin, seq FROM hub_journal WHERE author = ?"), (user,)):
+                    if origin not in cutoffs.devices and cutoffs.holds(origin, seq, user):
+                        counts[origin] = counts.get(origin, 0) + 1
+        return counts
+
     def count(self) -> int:
         with self._transaction() as cur:
             return int(cur.execute("SELECT coalesce(sum(seq), 0) FROM hub_heads").fetchone()[0])  # numeric in PG
@@ -119,13 +143,14 @@ class HubStorage:
             return select(_Tables(cur, self._sql), vector, limit)
 
     def devices(self) -> list[dict[str, Any]]:
-        revoked = self.revoked()
+        revoked, held_back = self.revoked(), self.held_back()
         with self._transaction() as cur:
             heads = dict(cur.execute("SELECT origin, seq FROM hub_heads").fetchall())
             rows = cur.execute("SELECT device, address, last_contact, vector, uploaded FROM hub_devices "
                                "ORDER BY device").fetchall()
         return [{"device": device, "address": address, "last_contact": last, "vector": parse(vector),
-                 "uploaded": uploaded, "entries_held": heads.get(device, 0), "revoked": device in revoked}
+                 "uploaded": uploaded, "entries_held": heads.get(device, 0), "revoked": device in revoked,
+                 "held_back": held_back.get(device, 0)}
                 for device, address, last, vector, uploaded in rows]
 
     # -- writing -------------------------------------------------------------------------------

@@ -170,3 +170,9 @@ def flagged_duplicates(conn, *, limit: int = 50) -> list[dict[str, Any]]:
         "AND a.merged_into IS NULL AND b.merged_into IS NULL "
         "AND a.voided IS NOT 1 AND b.voided IS NOT 1 ORDER BY j.hlc DESC LIMIT ?", (limit,))
     return [{"first": first, "second": second, "reason": reason} for first, second, reason in rows]
+
+
+def staff_named(conn, text: str) -> list[tuple[str, str]]:
+    """(id, name) of the clinic's users (on any laptop) with this name, this id or an id starting so."""
+    return conn.execute("SELECT id, name FROM users WHERE name = ? OR id = ? OR substr(id, 1, length(?)) = ?",
+                        (text, text, text, text)).fetchall()

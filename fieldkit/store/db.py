@@ -29,6 +29,7 @@ from fieldkit.store import audit, fold
 from fieldkit.store.connection import connect
 from fieldkit.store.heads import chain_head, get_meta, heads, version_vector
 from fieldkit.store.hlc import HybridClock
+from fieldkit.store.holdback import Cutoffs
 from fieldkit.store.journal import Checkpoint, Entry, canonical, checkpoint_message, parse, role_grants
 from fieldkit.store.outgoing import Outgoing, select
 from fieldkit.store.sql import immediate
@@ -338,6 +339,15 @@ class Store:
 
     def revoked(self) -> set[str]:
         return self.read(lambda conn: {row[0] for row in conn.execute("SELECT device_id FROM revocations")})
+
+    def cutoffs(self) -> Cutoffs:
+        """The revocations' cut-offs in force (store/holdback.py)."""
+        return self.read(lambda conn: Cutoffs.from_rows(conn.execute("SELECT kind, subject, origin, seq FROM cutoffs")))
+
+    def held(self) -> list[Entry]:
+        """Entries held back from the fold, oldest first in each laptop's order, for a supervisor."""
+        return self.read(lambda conn: [Entry(*row) for row in conn.execute(
+            "SELECT journal.* FROM held JOIN journal USING (origin, seq) ORDER BY origin, seq")])
 
     def role_history(self, authors: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
         """(version, role) of every role each author was given, oldest first."""

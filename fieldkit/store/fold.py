@@ -22,9 +22,12 @@ from typing import Any
 from fieldkit.namekeys import index_keys
 from fieldkit.store.entities import MUTABLE, PATIENT, SEARCH_FIELDS, MutableEntity
 from fieldkit.store.hlc import millis
+from fieldkit.store.holdback import SETTING, Cutoffs
 from fieldkit.store.journal import SCHEMA_VERSION, Entry, canonical, parse, version
 from fieldkit.store.schema import FOLDED
 
+# Leaves out of a query on `journal` the entries held back from the fold.
+NOT_HELD = "NOT EXISTS (SELECT 1 FROM held WHERE held.origin = journal.origin AND held.seq = journal.seq)"
 REBUILD_CHUNK = 10_000  # entries folded per pass of a rebuild: bounds the search keys held at once
 
 
@@ -33,34 +36,69 @@ Reindex = dict[str, tuple[dict[str, Any], bool]]
 
 
 def apply(conn, entries: Iterable[Entry]) -> None:
-    """Fold entries that have just been added to the journal, in order, in the caller's transaction."""
+    """Fold entries that have just been added to the journal, in order, in the caller's transaction.
+
+    Entries beyond a revocation's cut-off are held back (store/holdback.py). A revocation or release
+    that changes whether entries folded earlier are held, as when a laptop learns of a revocation
+    after relaying the revoked laptop's later entries, folds the whole journal again: rare, and the
+    one way to take a fact back out of every table it reached."""
+    entries = list(entries)
+    cutoffs = Cutoffs.from_rows(conn.execute("SELECT kind, subject, origin, seq FROM cutoffs"))
+    if cutoffs.take(entries):
+        _keep_cutoffs(conn, cutoffs)
+        if _held_elsewhere_changes(conn, cutoffs, {(e.origin, e.seq) for e in entries}):
+            rebuild(conn)
+            return
+    held = {(e.origin, e.seq) for e in entries if cutoffs.holds(e.origin, e.seq, e.author)}
+    # Marked before anything folds: an entity's writes are read back from the journal, held ones left out.
+    conn.executemany("INSERT OR IGNORE INTO held VALUES (?, ?)", held)
     reindex: Reindex = {}
     for entry in entries:
-        _apply(conn, entry, reindex)
+        if (entry.origin, entry.seq) not in held:
+            _apply(conn, entry, reindex)
     _index_patients(conn, reindex)
+
+
+def _keep_cutoffs(conn, cutoffs: Cutoffs) -> None:
+    conn.execute("DELETE FROM cutoffs")
+    conn.executemany("INSERT INTO cutoffs VALUES (?, ?, ?, ?)", cutoffs.rows())
+
+
+def _held_elsewhere_changes(conn, cutoffs: Cutoffs, batch: set[tuple[str, int]]) -> bool:
+    """Would the cut-offs now hold, or release, an entry journalled before this batch?"""
+    candidates = []
+    for device, seq in cutoffs.devices.items():
+        candidates += conn.execute("SELECT origin, seq, author FROM journal WHERE origin = ? AND seq > ?", (device, seq))
+    for user in cutoffs.users:
+        candidates += conn.execute("SELECT origin, seq, author FROM journal WHERE author = ?", (user,))
+    should = {(origin, seq) for origin, seq, author in candidates if cutoffs.holds(origin, seq, author)}
+    return should - batch != set(conn.execute("SELECT origin, seq FROM held")) - batch
 
 
 def _apply(conn, entry: Entry, reindex: Reindex) -> None:
     if entry.schema > SCHEMA_VERSION:
         return  # kept and relayed; a fieldkit that knows this schema folds it on `db rebuild`
+    if (entry.entity, entry.op) in SETTING:
+        if entry.entity == "device" and entry.op == "revoke":
+            # The first revocation stands; a second one of the same laptop changes nothing it means.
+            conn.execute(
+                """INSERT INTO revocations VALUES (?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET
+                   ver = excluded.ver, author = excluded.author, data = excluded.data
+                   WHERE excluded.ver < revocations.ver""",
+                (entry.entity_id, entry.version, entry.author, entry.data),
+            )
+        return  # cut-offs were taken by `apply`
     spec = MUTABLE.get(entry.entity)
     if spec is not None:
         _fold_write(conn, entry, spec, entry.payload, reindex)
     elif entry.entity == "encounter":
         _fold_encounter(conn, entry, entry.payload)
-    elif entry.entity == "device" and entry.op == "revoke":
-        # The first revocation stands; a second one of the same laptop changes nothing it means.
-        conn.execute(
-            """INSERT INTO revocations VALUES (?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET
-               ver = excluded.ver, author = excluded.author, data = excluded.data WHERE excluded.ver < revocations.ver""",
-            (entry.entity_id, entry.version, entry.author, entry.data),
-        )
 
 
 def _writes(conn, entity: str, entity_id: str) -> list[tuple[str, str, dict[str, Any], dict[str, str]]]:
     """(version, author, fields, base) of every foldable write of an entity, oldest first."""
     rows = conn.execute("SELECT hlc, origin, author, data FROM journal WHERE entity_id = ? AND entity = ? "
-                        "AND schema <= ?", (entity_id, entity, SCHEMA_VERSION)).fetchall()
+                        f"AND schema <= ? AND {NOT_HELD}", (entity_id, entity, SCHEMA_VERSION)).fetchall()
     rows.sort()
     writes = []
     for hlc, origin, author, data in rows:
@@ -176,6 +214,9 @@ def rebuild(conn) -> int:
     transaction; returns entries folded."""
     for table in FOLDED:
         conn.execute(f"DELETE FROM {table}")
+    # Every cut-off first, so no chunk finds one that changes what an earlier chunk folded.
+    settings = " OR ".join(f"(entity = '{entity}' AND op = '{op}')" for entity, op in sorted(SETTING))
+    _keep_cutoffs(conn, Cutoffs.of(Entry(*row) for row in conn.execute(f"SELECT * FROM journal WHERE {settings}")))
     entries = conn.execute("SELECT * FROM journal ORDER BY origin, seq")
     count = 0
     while chunk := [Entry(*row) for row in entries.fetchmany(REBUILD_CHUNK)]:

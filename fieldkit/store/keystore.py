@@ -141,6 +141,17 @@ class Keystore:
             journal(changed)
         return changed
 
+    def remove_user(self, user_id: str, *, journal: Callable[[], object] = lambda: None) -> None:
+        """Take away a user's key slot, if she has one here; kept only if `journal()` returns. The
+        last one who may manage users stays, as in `set_role`."""
+        managers = roles_for("manage users")
+        with self._transaction() as conn:
+            roles = dict(conn.execute("SELECT id, role FROM users").fetchall())
+            if roles.get(user_id) in managers and sum(role in managers for role in roles.values()) == 1:
+                raise FieldkitError(_("that is the last supervisor on this laptop: make another supervisor first"))
+            conn.execute("DELETE FROM users WHERE id = ?", (user_id,))
+            journal()
+
     def settings(self) -> dict[str, str]:
         """This laptop's settings (not a user's, not a patient's), such as the terminal's RTL mode."""
         with self._connect() as conn:

@@ -23,6 +23,8 @@ FOLDED = {
     "conflicts": "id",
     "resolutions": "conflict_id, ver",
     "revocations": "device_id",
+    "cutoffs": "kind, subject, origin",
+    "held": "origin, seq",
 }
 
 
@@ -136,6 +138,15 @@ INSERT INTO journal_rows SELECT * FROM journal ORDER BY origin, seq;
 DROP TABLE journal;
 ALTER TABLE journal_rows RENAME TO journal;
 CREATE INDEX journal_entity ON journal (entity_id);
+""",
+    # 5: entries held back from the fold (store/holdback.py): the cut-offs that revocations and
+    # releases set, and which journalled entries lie beyond them.
+    """
+CREATE TABLE cutoffs (
+    kind TEXT NOT NULL, subject TEXT NOT NULL, origin TEXT NOT NULL, seq INTEGER NOT NULL,
+    PRIMARY KEY (kind, subject, origin)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE held (origin TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (origin, seq)) STRICT, WITHOUT ROWID;
 """,
 ]
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 import contextlib
 
 from fieldkit.errors import FieldkitError
+from fieldkit.i18n import _
 from fieldkit.permissions import require
 from fieldkit.store.db import Change, Store, Transaction
 from fieldkit.store.fold import field_versions
+from fieldkit.store.heads import version_vector
 from fieldkit.store.home import Home
 from fieldkit.store.keystore import Keystore, User
 
@@ -51,7 +53,15 @@ def unlock(home: Home, name: str, passphrase: str) -> tuple[Store, User]:
     if not home.exists:
         raise FieldkitError(f"no clinic in {home.path} (run `fieldkit init` or `fieldkit demo`)")
     user, key = Keystore(home.keystore).unlock(name, passphrase)
-    return Store(home.database, key), user
+    return refuse_revoked(Store(home.database, key), user), user
+
+
+def refuse_revoked(store: Store, user: User) -> Store:
+    """The store, unless a supervisor revoked this user (then closed, and refused in one line)."""
+    if user.id in store.cutoffs().users:
+        store.close()
+        raise FieldkitError(_("{name} was revoked by a supervisor and can no longer sign in").format(name=user.name))
+    return store
 
 
 def user_change(user: User) -> Change:
@@ -84,3 +94,23 @@ def change_role(home: Home, store: Store, *, by: User, name: str, role: str) -> 
                       user=by.id)
         store.write(job)
     return Keystore(home.keystore).set_role(name, role, journal=journal)
+
+
+def revoke_user(home: Home, store: Store, *, by: User, user_id: str, reason: str = "") -> None:
+    """A supervisor revokes a user (gone, or her passphrase known to others), on every laptop.
+
+    The revocation's cut-off is this laptop's version vector: her entries it holds stay folded;
+    any she made elsewhere that it has not seen, and any later, are held for a supervisor
+    (store/holdback.py). Her key slot here goes in the same step."""
+    require(by.role, "revoke users")
+    if user_id == by.id:
+        raise FieldkitError(_("you cannot revoke yourself"))
+
+    def journal() -> None:
+        def job(tx: Transaction) -> None:
+            if tx.execute("SELECT 1 FROM cutoffs WHERE kind = 'user' AND subject = ?", (user_id,)).fetchone():
+                raise FieldkitError(_("that user is already revoked"))
+            tx.append([Change("user", user_id, "revoke", {"reason": reason, "cutoff": version_vector(tx)})],
+                      user=by.id)
+        store.write(job)
+    Keystore(home.keystore).remove_user(user_id, journal=journal)

@@ -80,30 +80,53 @@ def create(store: Store, name: str) -> Membership:
     return join(store, network, certificate, network_key)
 
 
-def revocation_message(network_id: str, device: str) -> bytes:
-    return f"fieldkit revoke\n{network_id}\n{device}".encode()
+def signed_message(op: str, network_id: str, device: str, cutoff: int | None) -> bytes:
+    """What the network key signs for a revocation or release (revocations made before cut-offs
+    existed signed no cut-off)."""
+    return f"fieldkit {op}\n{network_id}\n{device}".encode() + (b"" if cutoff is None else f"\n{cutoff}".encode())
 
 
 def revoke(store: Store, membership: Membership, device: str, *, user: str, reason: str = "") -> Entry:
-    """Journal a revocation signed with the network key: it spreads with sync like any entry."""
-    if membership.network_key is None:
-        raise FieldkitError("only a laptop holding the network key can revoke (the one that created the network)")
+    """Journal a revocation signed with the network key: it spreads with sync like any entry.
+
+    Its cut-off is the last of the laptop's entries this laptop holds: later ones, whenever the
+    laptop claims to have written them, are held back from every fold until a supervisor releases
+    them (store/holdback.py)."""
     if device == membership.device_id:
         raise FieldkitError("a laptop cannot revoke itself")
     if device in store.revoked():
         raise FieldkitError(f"laptop {device[:8]} is already revoked")
+    return _signed(store, membership, "revoke", device, store.version_vector().get(device, 0), user, reason)
+
+
+def release(store: Store, membership: Membership, device: str, up_to: int, *, user: str, reason: str = "") -> Entry:
+    """Fold a revoked laptop's held entries up to sequence number `up_to`: a supervisor judged them
+    written before the laptop was lost."""
+    cutoff = store.cutoffs().devices.get(device)
+    if cutoff is None:
+        raise FieldkitError(f"laptop {device[:8]} is not revoked: nothing of it is held")
+    if up_to <= cutoff:
+        raise FieldkitError(f"laptop {device[:8]}'s entries up to #{cutoff} are already folded")
+    return _signed(store, membership, "release", device, up_to, user, reason)
+
+
+def _signed(store: Store, membership: Membership, op: str, device: str, cutoff: int, user: str, reason: str) -> Entry:
+    if membership.network_key is None:
+        raise FieldkitError(f"only a laptop holding the network key can {op} (the one that created the network)")
     signature = Ed25519PrivateKey.from_private_bytes(membership.network_key).sign(
-        revocation_message(membership.network.id, device))
-    [entry] = store.append([Change("device", device, "revoke", {
-        "network": membership.network.id, "reason": reason, "signature": signature.hex()})], user=user)
+        signed_message(op, membership.network.id, device, cutoff))
+    [entry] = store.append([Change("device", device, op, {
+        "network": membership.network.id, "reason": reason, "cutoff": cutoff, "signature": signature.hex()})], user=user)
     return entry
 
 
-def revocation_valid(entry: Entry, network: certs.Network) -> bool:
+def signature_valid(entry: Entry, network: certs.Network) -> bool:
+    """Does a revocation or release carry the network key's signature over what it says?"""
     payload = entry.payload
+    cutoff = payload.get("cutoff")
     try:
-        certs.network_public_key(network).verify(bytes.fromhex(payload["signature"]), revocation_message(network.id, entry.entity_id))
+        certs.network_public_key(network).verify(
+            bytes.fromhex(payload["signature"]), signed_message(entry.op, network.id, entry.entity_id, cutoff))
     except (KeyError, ValueError, TypeError, InvalidSignature):
         return False
-    return payload.get("network") == network.id
-
+    return payload.get("network") == network.id and (cutoff is not None or entry.op == "revoke")

@@ -7,7 +7,8 @@
   Ed25519 check vouches for the whole run;
 - each entry's author held, at that entry, a role allowed to make that kind of change (the same
   rule the services apply where a change is made, here on the journal's own terms);
-- a revocation carries the network key's signature.
+- a laptop's revocation or release carries the network key's signature, and each revocation a
+  cut-off of the shape store/holdback.py reads.
 
 Anything else refuses the whole batch in one line and nothing is applied.
 """
@@ -22,10 +23,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from fieldkit.errors import FieldkitError
 from fieldkit.permissions import ANYONE, ENTITIES, Write, may_write
+from fieldkit.store.holdback import SETTING, BadCutoff, cutoff_of
 from fieldkit.store.journal import SCHEMA_VERSION, Checkpoint, Entry
 from fieldkit.sync import certs
 from fieldkit.sync.holder import JournalHolder
-from fieldkit.sync.membership import revocation_valid
+from fieldkit.sync.membership import signature_valid
 from fieldkit.sync.messages import Batch
 
 
@@ -61,6 +63,11 @@ def _check_shape(entry: Entry) -> None:
     for name, kind in expected.items():
         if name in payload and not isinstance(payload[name], kind):
             raise Refused(f"{where}: {name} must be {kind.__name__}")
+    if (entry.entity, entry.op) in SETTING:
+        try:
+            cutoff_of(entry)
+        except BadCutoff as exc:
+            raise Refused(f"{where}: {exc}") from None
     if not all(isinstance(value, dict) for value in payload.get("scores", {}).values()):
         raise Refused(f"{where}: each score must be an object")
     if not all(isinstance(value, str) for value in (*payload.get("resolves", ()), *payload.get("base", {}).values())):
@@ -159,8 +166,8 @@ class Verifier:
                 raise Refused(f"entry {entry.origin[:8]}#{entry.seq}: {who} may not {entry.op} {entry.entity} records")
             if entry.entity == "user":
                 self._give(entry, role)
-            elif entry.entity == "device" and not revocation_valid(entry, self.network):
-                raise Refused(f"entry {entry.origin[:8]}#{entry.seq}: revocation not signed by the network key")
+            elif entry.entity == "device" and not signature_valid(entry, self.network):
+                raise Refused(f"entry {entry.origin[:8]}#{entry.seq}: {entry.op} not signed by the network key")
 
     def _give(self, entry: Entry, role: str | None) -> None:
         if role:

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import re
-import subprocess
-import sys
-from contextlib import contextmanager
 
 import aiohttp
 import psycopg
 import pytest
-from hub_support import database, enrol_hub, postgres_schema, running_hub
+from hub_support import database, enrol_hub, hub_process, postgres_schema, running_hub
 from openapi_spec_validator import validate
 from sync_support import journal, network, sync
 
@@ -120,22 +116,6 @@ async def test_refusals_have_a_clear_status_and_store_nothing(tmp_path, kind):
             assert (await post(clinic, hub, "/v1/batch", good))[0] == 200
             assert (await post(clinic, hub, "/v1/batch", good))[0] == 200
             assert await asyncio.to_thread(hub.storage.count) == before + 4
-
-
-@contextmanager
-def hub_process(data, url: str):
-    """`fieldkit hub serve` in a process of its own; yields (process, https URL)."""
-    process = subprocess.Popen([sys.executable, "-m", "fieldkit", "hub", "serve", "--data", str(data), "--host",
-                                "127.0.0.1", "--port", "0", "--database", url],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        line = process.stdout.readline()
-        port = re.search(r":(\d+) \(", line)
-        assert port, f"hub did not start: {line!r}"
-        yield process, f"https://127.0.0.1:{port.group(1)}"
-    finally:
-        process.kill()
-        process.wait()
 
 
 async def test_two_hub_processes_on_one_postgresql_take_the_same_entries_at_once(tmp_path):
