@@ -26,6 +26,7 @@ from fieldkit.sync.messages import PROTOCOL
 from fieldkit.sync.peer import Server, sync_with
 from fieldkit.sync.session import Report
 from fieldkit.sync.uplink import Uplink
+from fieldkit.sync.waiting import woken
 
 RETRY_AFTER = 10.0  # seconds before calling again a peer whose last session failed
 
@@ -140,10 +141,7 @@ class Engine:
 
     async def _run(self) -> None:
         while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.interval)
-            except TimeoutError:
-                pass
+            await woken(self._wake, self.interval)
             self._wake.clear()
             ours = await self.store.aread(version_vector)
             self.uplink.grew(ours)
@@ -197,6 +195,9 @@ class Engine:
         state._synced_vector, state._synced_at = report.peer_vector, time.monotonic()
         self.history.appendleft(Event(time.time(), state.device, report.sent, report.received))
         self._on_change()
+        # A save made while this peer was in session was not offered to it then (it was busy),
+        # and its notice is spent: look again now that the peer's vector is known.
+        self._wake.set()
 
     def _failed(self, state: PeerState, error: str) -> None:
         state.status, state.error, state._synced_at = "failed", error, time.monotonic()

@@ -19,6 +19,7 @@ from fieldkit.store.db import Store
 from fieldkit.sync.forwarder import ATTEMPTS, HubClient, PushReport, backoff, push
 from fieldkit.sync.hub_vector import last_success, pending
 from fieldkit.sync.membership import Membership
+from fieldkit.sync.waiting import woken
 
 
 class Uplink:
@@ -67,10 +68,7 @@ class Uplink:
     async def _until_due(self) -> None:
         while (left := self._due - time.monotonic()) > 0:
             self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), left)
-            except TimeoutError:
-                pass
+            await woken(self._wake, left)
             if self._wake.is_set():
                 await self._count()  # the journal grew: the header's count follows at once
 
