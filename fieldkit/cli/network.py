@@ -55,8 +55,10 @@ def network_show(context: Context, as_json: bool) -> None:
 @network.command("enrol")
 @click.option("--port", default=ENROL_PORT, show_default=True)
 @click.option("--minutes", default=10, show_default=True, help="How long the code stays valid.")
+@click.option("--interface", "interfaces", multiple=True, metavar="ADDRESS",
+              help="Offer the code only on this address of the laptop (repeat for several); default: every one.")
 @click.pass_obj
-def network_enrol(context: Context, port: int, minutes: int) -> None:
+def network_enrol(context: Context, port: int, minutes: int, interfaces: tuple[str, ...]) -> None:
     """Show a one-time code and wait for one new laptop to join with it."""
     import asyncio
 
@@ -72,8 +74,8 @@ def network_enrol(context: Context, port: int, minutes: int) -> None:
         offer = Offer(new_code(), member.network_key, member.network, lifetime=minutes * 60.0)
 
         async def run() -> str:
-            await offer.serve("0.0.0.0", port)
-            here = lan_addresses()
+            await offer.serve(list(interfaces) or "0.0.0.0", port)
+            here = list(interfaces) or lan_addresses()
             addresses = ", ".join(f"{a}:{offer.port}" for a in here) or f"this laptop's address:{offer.port}"
             click.echo(f"code {offer.code}  (valid {minutes} min)\non the new laptop: fieldkit network join "
                        f"{offer.code} ADDRESS   where ADDRESS is one of {addresses}")

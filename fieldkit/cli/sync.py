@@ -21,10 +21,13 @@ def sync() -> None:
 
 
 @sync.command("serve")
-@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to accept peers on.")
 @click.option("--port", default=SYNC_PORT, show_default=True)
+@click.option("--interface", "interfaces", multiple=True, metavar="ADDRESS",
+              help="Advertise (mDNS) only on this address of the laptop; repeat for several. "
+                   "Default: the --host address, or every interface when --host is 0.0.0.0.")
 @click.pass_obj
-def sync_serve(context: Context, host: str, port: int) -> None:
+def sync_serve(context: Context, host: str, port: int, interfaces: tuple[str, ...]) -> None:
     """Advertise this laptop, accept peers, and sync with peers as they appear, until stopped.
 
     Forwards to the hub too, when `fieldkit hub push --url` has named one."""
@@ -34,6 +37,8 @@ def sync_serve(context: Context, host: str, port: int) -> None:
     from fieldkit.sync import membership
     from fieldkit.sync.engine import Engine
 
+    # A laptop with a cable to the clinic's LAN and a phone's hotspot announces itself where told.
+    advertised = list(interfaces) or (None if host == "0.0.0.0" else [host])
     store, _ = context.open()
     with store:
         member = membership.load(store)
@@ -57,9 +62,10 @@ def sync_serve(context: Context, host: str, port: int) -> None:
                     click.echo(f"{time.strftime('%H:%M:%S')} hub: " + (
                         f"error: {uplink.error}" if uplink.error else f"sent {uplink.sent}, {uplink.pending} pending"))
 
-            engine = Engine(store, member, host=host, port=port, on_change=show)
+            engine = Engine(store, member, host=host, port=port, on_change=show, interfaces=advertised)
             async with engine:
                 click.echo(f"serving network {member.network.name} as {member.device_id[:8]} on {host}:{engine.port}")
+                click.echo("advertised on " + (", ".join(advertised) if advertised else "every interface"))
                 await stop.wait()
 
         asyncio.run(run())

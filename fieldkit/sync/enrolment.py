@@ -160,7 +160,8 @@ class Offer:
         if identity.device_id(identity.public_key(self.network_key)) != self.network.id:
             raise FieldkitError("this key is not the network's key")
 
-    async def serve(self, host: str = "0.0.0.0", port: int = 0) -> None:
+    async def serve(self, host: str | list[str] = "0.0.0.0", port: int = 0) -> None:
+        """Listen on one address, or several (asyncio binds each)."""
         self._server = await asyncio.start_server(self._session, host, port)
         self.port = self._server.sockets[0].getsockname()[1]
         self._timer = asyncio.get_running_loop().call_later(self.lifetime, self._end, None, "code expired")

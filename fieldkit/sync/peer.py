@@ -73,6 +73,18 @@ async def sync_with(store: Store, member: Membership, host: str, port: int, *, e
     return await _session(Channel(reader, writer, timeout=timeout), store, member, address, progress, expect)
 
 
+STREAM_LIMIT = 2**16  # asyncio.start_server's own
+
+
+class _Unread(asyncio.StreamReaderProtocol):
+    """A stream that reads nothing until TLS starts on it, so the handshake sees every byte."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.ReadTransport)
+        transport.pause_reading()  # start_tls resumes it
+        super().connection_made(transport)
+
+
 class Server:
     """Accepts sessions from enrolled laptops; each accepted session runs on its own."""
 
@@ -84,10 +96,15 @@ class Server:
         self._server: asyncio.Server | None = None
         self._sessions: set[asyncio.Task] = set()
         self.in_session: set[str] = set()  # laptops whose session with us is under way
+        self.refused = 0  # connections refused before a session: no certificate, another network, old TLS
+        self._context = member.context(server=True)
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, self.host, self.port,
-                                                  ssl=self.member.context(server=True))
+        # TLS is started by `_accept`, not by the listener: a handshake the listener fails is
+        # dropped without a word, and a spoofed or stray laptop must be seen (T8).
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _Unread(asyncio.StreamReader(limit=STREAM_LIMIT), self._accept), self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
@@ -115,6 +132,16 @@ class Server:
         assert task is not None  # a connection callback runs as a task of its own
         self._sessions.add(task)
         task.add_done_callback(self._sessions.discard)
+        try:
+            await asyncio.wait_for(writer.start_tls(self._context), CONNECT_TIMEOUT)
+        except asyncio.CancelledError:
+            writer.transport.abort()
+            return
+        except (ssl.SSLError, OSError, TimeoutError) as exc:
+            writer.transport.abort()
+            self.refused += 1
+            await self._tell(None, f"{host}:{port}", certs.CertificateRefused(f"refused: {handshake_refusal(exc)}"))
+            return
         peers: list[str] = []
 
         def proven(peer: str) -> None:
@@ -132,12 +159,39 @@ class Server:
             log.exception("session with %s:%s failed", host, port)
             error = exc
         try:
-            if self.on_session:
-                result = self.on_session(report, f"{host}:{port}", error)
-                if asyncio.iscoroutine(result):
-                    await result
+            await self._tell(report, f"{host}:{port}", error)
         finally:
             # Only once its outcome is told: the engine, woken by the entries this session committed,
             # must judge the peer by the vector the session ended with, not the one before it.
             self.in_session.difference_update(peers)
+
+    async def _tell(self, report: Report | None, address: str, error: Exception | None) -> None:
+        if self.on_session:
+            result = self.on_session(report, address, error)
+            if asyncio.iscoroutine(result):
+                await result
+
+
+# What a refused handshake means, in words a supervisor can act on (OpenSSL's reason codes).
+REFUSALS = {
+    "PEER_DID_NOT_RETURN_A_CERTIFICATE": "it showed no certificate",
+    "CERTIFICATE_VERIFY_FAILED": "its certificate is not from this network",
+    "TLSV1_ALERT_UNKNOWN_CA": "it does not trust this network's certificate (a laptop of another network?)",
+    "SSLV3_ALERT_BAD_CERTIFICATE": "it refused this laptop's certificate",
+    "UNSUPPORTED_PROTOCOL": "it does not speak TLS 1.3",
+    "TLSV1_ALERT_PROTOCOL_VERSION": "it does not speak TLS 1.3",
+    "WRONG_VERSION_NUMBER": "it does not speak TLS",
+    "HTTP_REQUEST": "it speaks plain HTTP, not TLS",
+}
+
+
+def handshake_refusal(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "no TLS handshake within 10 s"
+    reason = getattr(exc, "reason", None)
+    if isinstance(exc, ssl.SSLError) and reason:
+        return REFUSALS.get(reason, reason.lower().replace("_", " "))
+    if isinstance(exc, ConnectionError):
+        return "it hung up during the handshake (a laptop of another network does)"
+    return f"the connection failed during the handshake ({exc.__class__.__name__})"
 

@@ -50,6 +50,7 @@ class SyncState:
     hub_error: str = ""  # why the last round with the hub failed
     history: tuple[str, ...] = field(default=())
     problem: str = ""  # why the LAN is not being searched, in words
+    refused: int = 0  # connections refused before a session (another network, no certificate, old TLS)
 
     class Changed(Message):
         def __init__(self, state: "SyncState") -> None:
@@ -105,7 +106,7 @@ def sync_state(engine: Engine, before: SyncState) -> SyncState:
         for e in engine.history)
     done = [p.last_sync for p in peers if p.last_sync]
     uplink = engine.uplink
-    return before.with_(network=engine.member.network.name, peers=peers, history=history,
+    return before.with_(network=engine.member.network.name, peers=peers, history=history, refused=engine.server.refused,
                         last_sync=max(done) if done else before.last_sync, problem=engine.problem,
                         pending_for_hub=before.pending_for_hub if uplink.pending is None else uplink.pending,
                         hub=uplink.url, hub_last=uplink.last_success or before.hub_last,
@@ -165,6 +166,9 @@ class SyncScreen(ClinicScreen):
             top = [_("This laptop is in no network yet: a supervisor enrols it (fieldkit network join).")]
         if state.problem:
             top.append(state.problem)
+        if state.refused:
+            top.append(_("Refused connections: {n} (not of this network, no certificate, or old TLS; see History)")
+                       .format(n=number(state.refused)))
         peers = [line for peer in state.peers for line in peer_lines(peer)] or ["  " + _("none seen on this network")]
         history = [f"  {line}" for line in state.history] or ["  " + _("no sync yet")]
         body = [*top, "", _("Peers"), *peers, "", *hub_lines(state), "", _("History"), *history]

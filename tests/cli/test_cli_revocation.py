@@ -5,13 +5,11 @@ stolen one, then with a clinic laptop that has, then pushes to the hub."""
 from __future__ import annotations
 
 import json
-import re
-import subprocess
-import sys
 
 from hub_support import enrol_hub, hub_process
 from sync_support import PASSPHRASE, network
 from test_cli import run
+from test_cli_sync import serve
 
 from fieldkit.store.keystore import Keystore
 
@@ -22,20 +20,8 @@ def fieldkit(laptop, *args):
     return result.stdout
 
 
-def serving(laptop) -> tuple[subprocess.Popen, str]:
-    """`fieldkit sync serve` on loopback, port 0, and the address it says it serves on."""
-    from test_cli_sync import _env
-
-    env = {**_env(laptop.home.path), "FIELDKIT_PASSPHRASE": PASSPHRASE}
-    process = subprocess.Popen([sys.executable, "-m", "fieldkit", "--user", laptop.user.name, "sync", "serve",
-                                "--host", "127.0.0.1", "--port", "0"], env=env, stdout=subprocess.PIPE, text=True)
-    line = process.stdout.readline()
-    assert "serving network" in line, line
-    return process, re.search(r" on (\S+:\d+)$", line.strip()).group(1)
-
-
 def sync_now(client, server) -> None:
-    process, address = serving(server)
+    process, address = serve(server.home.path, "--user", server.user.name, passphrase=PASSPHRASE)
     try:
         fieldkit(client, "sync", "now", address)
     finally:

@@ -16,12 +16,14 @@ def init(home, name):
     return re.search(r"device ([0-9a-f]{32})", result.stdout).group(1)
 
 
-def serve(home) -> tuple[subprocess.Popen, str]:
-    """`fieldkit sync serve` on a port the system picks, and the address it says it serves on."""
-    server = subprocess.Popen([sys.executable, "-m", "fieldkit", "sync", "serve", "--host", "127.0.0.1", "--port", "0"],
-                              env=_env(home), stdout=subprocess.PIPE, text=True)
+def serve(home, *options: str, passphrase: str = PASSPHRASE) -> tuple[subprocess.Popen, str]:
+    """`fieldkit [options] sync serve` on a port the system picks, and the address it says it serves on."""
+    server = subprocess.Popen([sys.executable, "-m", "fieldkit", *options, "sync", "serve", "--host", "127.0.0.1",
+                               "--port", "0"], env={**_env(home), "FIELDKIT_PASSPHRASE": passphrase},
+                              stdout=subprocess.PIPE, text=True)
     line = server.stdout.readline()
     assert "serving network" in line, line
+    assert server.stdout.readline() == "advertised on 127.0.0.1\n"  # only where it listens
     return server, re.search(r" on (\S+:\d+)$", line.strip()).group(1)
 
 
@@ -113,3 +115,20 @@ def test_joining_with_the_link_a_qr_scanner_types(tmp_path):
     assert joined.returncode == 0, joined.stderr
     assert "joined network Soc Trang mobile clinics" in joined.stdout
     assert offer.wait(timeout=30) == 0 and field_device in offer.stdout.read()
+
+
+def test_sync_serve_says_in_one_line_whom_it_refused_and_why(tmp_path):
+    import socket
+
+    base = tmp_path / "base"
+    init(base, "amina")
+    assert run(base, "network", "create", "Soc Trang mobile clinics").returncode == 0
+    server, address = serve(base)
+    try:
+        with socket.create_connection(("127.0.0.1", int(address.rsplit(":", 1)[1]))) as stray:
+            stray.sendall(b"GET / HTTP/1.1\r\nHost: fieldkit\r\n\r\n")
+            line = server.stdout.readline().strip()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert re.fullmatch(r"\d\d:\d\d:\d\d \?: error: 127\.0\.0\.1:\d+: refused: it speaks plain HTTP, not TLS", line), line

@@ -237,9 +237,12 @@ async def test_a_laptop_of_another_network_with_the_same_name_cannot_connect(lap
     async with serving(a) as server:
         with pytest.raises(CertificateRefused, match=f"is not a laptop of {NETWORK}"):
             await sync_with(outsider.store, outsider.member, "127.0.0.1", server.port)
+        _, refused = await asyncio.wait_for(server.sessions.get(), 10)  # and the server says so
+        assert isinstance(refused, CertificateRefused) and str(refused).startswith("refused: ")
         async with serving(outsider) as elsewhere:
             with pytest.raises(CertificateRefused, match=f"is not a laptop of {NETWORK}"):
                 await sync_with(a.store, a.member, "127.0.0.1", elsewhere.port)
+            await asyncio.wait_for(elsewhere.sessions.get(), 10)
         assert (state(a), state(outsider)) == before
         assert a.store.peers() == [] and outsider.store.peers() == []
 

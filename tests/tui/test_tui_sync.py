@@ -35,6 +35,14 @@ async def test_a_peer_is_found_synced_and_shown_with_its_history(tmp_path):
         assert "Network: Soc Trang mobile clinics" in body
         assert there.device[:8] in body and "synced at" in body
         assert "received" in body  # the history line of the session
+        assert "Refused" not in body
+
+        # A stray connection (plain HTTP, not TLS) is counted and told, with its address.
+        _, stray = await asyncio.open_connection("127.0.0.1", app.engine.server.port)
+        stray.write(b"GET / HTTP/1.1\r\n\r\n")
+        await until(pilot, lambda: "Refused connections: 1" in text(app, "#sync-body"))
+        assert "refused: it speaks plain HTTP, not TLS" in text(app, "#sync-body")
+        stray.close()
 
         found = await app.desk.search("Hương")
         assert [p.id for p in found] == [patient.patient_id]
