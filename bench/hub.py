@@ -62,6 +62,7 @@ from run import build_changes, percentile  # noqa: E402 - bench/ is not a packag
 from sync import enrolled, laptop  # noqa: E402
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+KEY = bytes(range(32))  # the SQLite hub is measured encrypted, as it runs
 APPEND_BATCH = 2000
 INGEST_BATCH = 5000  # the forwarder's MAX_BATCH: the largest batch a laptop ever sends
 DAY = date(2026, 11, 22)
@@ -114,6 +115,7 @@ def hub_process(data: Path, url: str) -> Iterator["RunningHub"]:
     with open(log, "w") as stderr:
         process = subprocess.Popen([sys.executable, "-m", "fieldkit", "hub", "serve", "--data", str(data),
                                     "--host", "127.0.0.1", "--port", "0", "--database", url],
+                                   env={**os.environ, "FIELDKIT_HUB_KEY": KEY.hex()},
                                    cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True)
     try:
         line = process.stdout.readline()
@@ -150,7 +152,7 @@ class RunningHub:
 def stored(url: str) -> int:
     from fieldkit.hub.storage import HubStorage
 
-    storage = HubStorage.open(url)
+    storage = HubStorage.open(url, KEY)
     try:
         return storage.count()
     finally:
@@ -254,7 +256,7 @@ def timed_ingest(url: str, batches: list) -> float:
     """Seconds to store every batch through HubStorage.ingest, from opening an empty hub to the last commit."""
     from fieldkit.hub.storage import HubStorage
 
-    storage = HubStorage.open(url)  # creates the tables: not timed
+    storage = HubStorage.open(url, KEY)  # creates the tables: not timed
     try:
         t = time.perf_counter()
         for out in batches:
@@ -446,7 +448,7 @@ def network_hub(url: str, uploads: list) -> None:
     """A hub holding what the network's other laptops forwarded (figure 2's), as a real one would."""
     from fieldkit.hub.storage import HubStorage
 
-    storage = HubStorage.open(url)
+    storage = HubStorage.open(url, KEY)
     try:
         for out in uploads:
             storage.ingest(out.entries, out.checkpoints, out.certificates)

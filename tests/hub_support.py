@@ -21,6 +21,12 @@ from fieldkit.hub.storage import HubStorage
 from fieldkit.sync import certs
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+HUB_KEY = bytes(range(32))  # what FIELDKIT_HUB_KEY holds for the tests' hubs on SQLite
+
+
+def open_storage(url: str) -> HubStorage:
+    """The storage at `url` as `fieldkit hub serve` opens it (SQLite encrypted with the tests' key)."""
+    return HubStorage.open(url, HUB_KEY)
 
 
 def enrol_hub(data: Path, founder) -> None:
@@ -61,7 +67,7 @@ def database(kind: str, data: Path) -> Iterator[str]:
 @asynccontextmanager
 async def running_hub(data: Path, url: str, storage: HubStorage | None = None, **settings) -> AsyncIterator[Hub]:
     """The hub on loopback, on `storage` (opened from `url` unless given), closed afterwards."""
-    storage = storage or HubStorage.open(url)
+    storage = storage or open_storage(url)
     hub_settings = HubSettings.load(data, environ={}, host="127.0.0.1", port=0, database=url, **settings)
     try:
         async with Hub(hub_settings, storage, identity.load(data)) as hub:
@@ -76,6 +82,7 @@ def hub_process(data, url: str):
     """`fieldkit hub serve` in a process of its own; yields (process, https URL)."""
     process = subprocess.Popen([sys.executable, "-m", "fieldkit", "hub", "serve", "--data", str(data), "--host",
                                 "127.0.0.1", "--port", "0", "--database", url],
+                               env={**os.environ, "FIELDKIT_HUB_KEY": HUB_KEY.hex()},
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         line = process.stdout.readline()

@@ -6,6 +6,7 @@ laptop and unlocks its clinic like every other command.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -72,9 +73,10 @@ def hub_serve(data: Path, host: str | None, port: int | None, database: str | No
     from fieldkit.hub.storage import HubStorage
 
     settings = HubSettings.load(data, host=host, port=port, database=database)
+    key = settings.database_key()  # first: no plaintext store is ever begun
     member = identity.load(data)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    storage = HubStorage.open(settings.database_url)
+    storage = HubStorage.open(settings.database_url, key)
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -119,3 +121,39 @@ def hub_push(context: Context, url: str | None, as_json: bool) -> None:
     emit({"sent": report.sent, "batches": report.batches, "received": report.received, "pending": report.pending,
           "seconds": round(report.seconds, 2)}, as_json,
          f"hub has everything: sent {report.sent}, received {report.received} in {report.seconds:.1f} s")
+
+
+@hub.group("key")
+def hub_key() -> None:
+    """The key that encrypts the hub's SQLite store."""
+
+
+@hub_key.command("new")
+@click.argument("path", type=click.Path(path_type=Path))
+def hub_key_new(path: Path) -> None:
+    """Write a new random key to PATH (0600; keep it off the data directory's disk)."""
+    import secrets
+
+    try:
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            out.write(secrets.token_hex(32) + "\n")
+    except FileExistsError:
+        raise click.ClickException(f"{path} exists: a key is never overwritten (the store it opens would be lost)") from None
+    click.echo(f"wrote a hub key to {path}; give key_file = {path} in hub.toml or FIELDKIT_HUB_KEY_FILE")
+
+
+@hub_key.command("rotate")
+@data_option
+@click.argument("new_key_file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+def hub_key_rotate(data: Path, new_key_file: Path) -> None:
+    """Re-encrypt the stopped hub's SQLite store under the key in NEW_KEY_FILE."""
+    from fieldkit.hub.settings import HubSettings, parse_key
+    from fieldkit.hub.storage import rekey_sqlite
+
+    settings = HubSettings.load(data)
+    old = settings.database_key()
+    if old is None:
+        raise click.ClickException("this hub stores in PostgreSQL: its disk is encrypted below the database")
+    rekey_sqlite(Path(settings.database_url.removeprefix("sqlite:///")), old, parse_key(new_key_file.read_text(),
+                                                                                        str(new_key_file)))
+    click.echo(f"re-encrypted; point key_file (or FIELDKIT_HUB_KEY_FILE) at {new_key_file}, then start the hub")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -108,11 +109,24 @@ def patient_show(context: Context, patient_id: str, as_json: bool) -> None:
 def _describe_patient(record: dict[str, Any]) -> str:
     from fieldkit.records.names import full_name
 
-    lines = [f"{full_name(record)}  ({record.get('sex') or 'unknown'}, born {record.get('birth_date') or '?'}"
-             f"{' estimated' if record.get('birth_date_estimated') else ''})",
-             f"id {record['id']}  phone {record.get('phone') or '-'}  locality {record.get('locality') or '-'}"]
-    if record.get("allergies"):
-        lines.append(f"ALLERGIES: {', '.join(record['allergies'])}")
+    disputed = record["disputed"]
+
+    def field(name: str, current: str, render: Callable[[Any], str]) -> str:
+        """The field's value, or both values side by side while a supervisor has not settled them."""
+        return "DISPUTED " + " | ".join(render(v) for v in disputed[name]) if name in disputed else current
+
+    def ids(identifiers: dict[str, str] | None) -> str:
+        return ", ".join(f"{system} {value}" for system, value in (identifiers or {}).items()) or "none"
+
+    born = field("birth_date", f"{record.get('birth_date') or '?'}{' estimated' if record.get('birth_date_estimated') else ''}",
+                 lambda v: v or "?")
+    sex = field("sex", record.get("sex") or "unknown", lambda v: v or "unknown")
+    allergies = field("allergies", ", ".join(record.get("allergies") or []), lambda v: ", ".join(v or []) or "none")
+    lines = [f"{full_name(record)}  ({sex}, born {born})",
+             f"id {record['id']}  phone {record.get('phone') or '-'}  locality {record.get('locality') or '-'}",
+             f"identifiers {field('identifiers', ids(record.get('identifiers')), ids)}"]
+    if allergies:
+        lines.append(f"ALLERGIES: {allergies}")
     if record.get("merged_into"):
         lines.append(f"merged into {record['merged_into']}")
     for encounter in record["encounters"]:

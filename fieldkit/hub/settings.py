@@ -28,6 +28,10 @@ class HubSettings(BaseModel):
     queue_seconds: float = Field(2.0, gt=0)  # …this long, then get 503 and a Retry-After
     retry_after: int = Field(3, ge=1)
     pull_limit: int = Field(2000, ge=1)  # entries per pulled batch
+    # The SQLite store's key, 64 hex digits: from FIELDKIT_HUB_KEY, or from a file off the data
+    # directory's disk (a USB key, a systemd credential). Never from hub.toml, which lives there.
+    key: str = Field("", repr=False)
+    key_file: Path | None = None
 
     @property
     def database_url(self) -> str:
@@ -43,6 +47,9 @@ class HubSettings(BaseModel):
                 values.update(tomllib.loads(path.read_text()))
             except tomllib.TOMLDecodeError as exc:
                 raise FieldkitError(f"{path}: {exc}") from None
+            if "key" in values:
+                raise FieldkitError(f"{path}: the hub's key must not be kept in its data directory; "
+                                    "give FIELDKIT_HUB_KEY or key_file")
         for name in cls.model_fields:
             if f"FIELDKIT_HUB_{name.upper()}" in env:
                 values[name] = env[f"FIELDKIT_HUB_{name.upper()}"]
@@ -52,3 +59,34 @@ class HubSettings(BaseModel):
         except ValidationError as exc:
             problem = exc.errors()[0]
             raise FieldkitError(f"hub setting {'.'.join(map(str, problem['loc']))}: {problem['msg']}") from None
+
+    def database_key(self) -> bytes | None:
+        """The key that encrypts the hub's SQLite file; None for PostgreSQL (see the README on
+        its disk). A SQLite hub without a key refuses to start rather than store plaintext."""
+        if not self.database_url.startswith("sqlite:///"):
+            return None
+        where, text = "FIELDKIT_HUB_KEY", self.key
+        if not text:
+            if self.key_file is None:
+                raise FieldkitError("the hub's SQLite store is encrypted and needs a key: make one with "
+                                    "`fieldkit hub key new PATH` (off the data directory's disk) and give "
+                                    "key_file = PATH in hub.toml, FIELDKIT_HUB_KEY_FILE, or FIELDKIT_HUB_KEY")
+            if self.key_file.resolve().is_relative_to(self.data.resolve()):
+                raise FieldkitError(f"{self.key_file}: the key file must not be kept in the data directory "
+                                    "(whoever takes the disk would hold both)")
+            where = str(self.key_file)
+            try:
+                text = self.key_file.read_text()
+            except OSError as exc:
+                raise FieldkitError(f"cannot read the hub's key file {self.key_file}: {exc.strerror}") from None
+        return parse_key(text, where)
+
+
+def parse_key(text: str, where: str) -> bytes:
+    try:
+        key = bytes.fromhex(text.strip())
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise FieldkitError(f"{where}: a hub key is 64 hexadecimal digits")
+    return key

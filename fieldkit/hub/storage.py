@@ -14,7 +14,7 @@ is lost), and counted apart: every laptop holds them back from its fold (store/h
 
 from __future__ import annotations
 
-import sqlite3
+import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -22,7 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import sqlcipher3
+
 from fieldkit.errors import FieldkitError
+from fieldkit.store.connection import use_key
 from fieldkit.store.holdback import SETTING, Cutoffs
 from fieldkit.store.journal import COLUMNS, Checkpoint, Entry, canonical, count_held, parse, plan_chain, role_grants
 from fieldkit.store.outgoing import Outgoing, select
@@ -63,11 +66,13 @@ class HubStorage:
     kind: str
 
     @staticmethod
-    def open(url: str) -> "HubStorage":
+    def open(url: str, key: bytes | None = None) -> "HubStorage":
+        """The storage at `url`; a SQLite file is encrypted with `key` (SQLCipher), plain only
+        without one, which `fieldkit hub serve` never allows (HubSettings.database_key)."""
         if url.startswith(("postgresql://", "postgres://")):
             return PostgresStorage(url)
         if url.startswith("sqlite:///"):
-            return SqliteStorage(Path(url.removeprefix("sqlite:///")))
+            return SqliteStorage(Path(url.removeprefix("sqlite:///")), key)
         raise FieldkitError(f"unknown database {url!r}: give sqlite:///PATH or postgresql://…")
 
     # -- backend specifics ---------------------------------------------------------------------
@@ -234,12 +239,20 @@ def _now() -> str:
 class SqliteStorage(HubStorage):
     kind = "sqlite"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, key: bytes | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         # One connection, one writer: SQLite serialises writers anyway, and a lock makes that
         # explicit across the threads aiohttp's handlers hand their work to.
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._conn = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False)
+        try:
+            if key is not None:
+                use_key(self._conn, key)
+            self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlcipher3.DatabaseError:
+            self._conn.close()
+            raise FieldkitError(f"cannot open {path}: wrong key, or not a hub database") from None
+        self._conn.execute("PRAGMA temp_store = MEMORY")  # no plaintext temporary files
         self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute("PRAGMA synchronous = FULL")
         self._lock = threading.Lock()
@@ -260,13 +273,42 @@ class SqliteStorage(HubStorage):
         self._conn.close()
 
 
+def rekey_sqlite(path: Path, old: bytes, new: bytes) -> None:
+    """Re-encrypt a stopped hub's SQLite file under a new key: exported whole into a new file,
+    which then takes the old one's place, so a crash midway leaves the old file and key working."""
+    fresh = path.with_name(path.name + ".rekey")
+    fresh.unlink(missing_ok=True)
+    storage = SqliteStorage(path, old)  # proves the old key, and migrates
+    try:
+        conn = storage._conn
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("ATTACH DATABASE ? AS fresh KEY ?", (str(fresh), f"x'{new.hex()}'"))
+        conn.execute("SELECT sqlcipher_export('fresh')")
+        conn.execute("DETACH DATABASE fresh")
+    finally:
+        storage.close()
+    SqliteStorage(fresh, new).close()  # opens under the new key, or the old file stays
+    for leftover in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        leftover.unlink(missing_ok=True)
+    os.replace(fresh, path)
+
+
 class PostgresStorage(HubStorage):
     kind = "postgresql"
 
     def __init__(self, url: str, *, size: int = 8) -> None:
+        import psycopg
         from psycopg_pool import ConnectionPool
 
         self.url = url
+        # One plain connection first: the pool would retry for half a minute and then say only
+        # that it timed out, where the operator needs libpq's reason (SSL required and refused,
+        # a wrong password) at once. A URL's sslmode is libpq's own: `require` never falls back.
+        try:
+            psycopg.connect(url, connect_timeout=10).close()
+        except psycopg.OperationalError as exc:
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise FieldkitError(f"cannot use the hub's PostgreSQL: {reason}") from None
         self._pool = ConnectionPool(url, min_size=1, max_size=size, open=True,
                                     kwargs={"autocommit": False}, name="fieldkit-hub")
         with self._pool.connection() as conn:

@@ -67,6 +67,10 @@ def patient_record(conn, patient_id: str) -> dict[str, Any] | None:
         "SELECT id, to_facility, reason, urgency, status FROM referrals WHERE patient_id = ? AND voided IS NOT 1",
         (patient_id,))]
     record["conflicts"] = conflicts(conn, entity_id=patient_id)
+    # A safety field two edits disagree on shows no single value until a supervisor settles it:
+    # every view (chart, CLI, letters, exports) reads this, not the field's last-writer value.
+    record["disputed"] = {c["field"]: [candidate["value"] for candidate in c["candidates"]]
+                          for c in record["conflicts"] if c["needs_review"]}
     return record
 
 

@@ -30,18 +30,32 @@ BUSY_MS = 30_000
 _HEX_KEY = re.compile(r"[0-9a-f]{64}")
 
 
+def use_key(conn: sqlcipher3.Connection, key: bytes) -> None:
+    """Key a new connection (its first statement); refuse if this SQLite cannot encrypt."""
+    hex_key = key.hex()
+    # PRAGMA key cannot take a bound parameter; a checked hex literal cannot inject.
+    if not _HEX_KEY.fullmatch(hex_key):
+        raise FieldkitError("a database key must be 32 bytes")
+    conn.execute(f"PRAGMA key = \"x'{hex_key}'\"")
+    if not conn.execute("PRAGMA cipher_version").fetchone():
+        raise FieldkitError("SQLCipher is not available: refusing to store records unencrypted")
+
+
+def rekey(conn: sqlcipher3.Connection, key: bytes) -> None:
+    """Re-encrypt an open, keyed database under another key (every page is rewritten)."""
+    hex_key = key.hex()
+    if not _HEX_KEY.fullmatch(hex_key):
+        raise FieldkitError("a database key must be 32 bytes")
+    conn.execute(f"PRAGMA rekey = \"x'{hex_key}'\"")
+
+
 def connect(path: Path, key: bytes | None, *, reader: bool = False) -> sqlcipher3.Connection:
     """Open (creating and migrating if needed) the database; `key=None` gives plain SQLite, for
     baselines only. A reader's connection refuses every write (`query_only`) and migrates nothing."""
     conn = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=True, timeout=BUSY_MS / 1000)
     try:
         if key is not None:
-            hex_key = key.hex()
-            # PRAGMA key cannot take a bound parameter; a checked hex literal cannot inject.
-            assert _HEX_KEY.fullmatch(hex_key)
-            conn.execute(f"PRAGMA key = \"x'{hex_key}'\"")
-            if not conn.execute("PRAGMA cipher_version").fetchone():
-                raise FieldkitError("SQLCipher is not available: refusing to store records unencrypted")
+            use_key(conn, key)
         try:
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except DatabaseError:

@@ -19,16 +19,31 @@ from fieldkit.tui.status import StatusBar
 from fieldkit.tui.words import word
 
 
+def disputed(record: dict[str, Any], field: str, render) -> str | None:
+    """The values two edits gave a safety field, side by side, while it waits for a supervisor."""
+    values = record.get("disputed", {}).get(field)
+    if values is None:
+        return None
+    return _("DISPUTED {values}").format(values=" | ".join(render(value) for value in values))
+
+
+def _identifiers(identifiers: dict[str, str] | None) -> str:
+    return ", ".join(f"{system} {value}" for system, value in (identifiers or {}).items())
+
+
 def demographics(record: dict[str, Any]) -> str:
-    born = day(record["birth_date"]) if record.get("birth_date") else _("unknown")
-    if record.get("birth_date_estimated"):
-        born += " " + _("(estimated)")
-    ids = ", ".join(f"{system} {value}" for system, value in (record.get("identifiers") or {}).items())
+    born = disputed(record, "birth_date", lambda v: day(v) if v else _("unknown"))
+    if born is None:
+        born = day(record["birth_date"]) if record.get("birth_date") else _("unknown")
+        if record.get("birth_date_estimated"):
+            born += " " + _("(estimated)")
+    sex = disputed(record, "sex", lambda v: word(v or "unknown")) or word(record.get("sex") or "unknown")
+    ids = (disputed(record, "identifiers", lambda v: _identifiers(v) or "-")
+           or _identifiers(record.get("identifiers")) or _("no identifier"))
     lines = [shown(full_name(record)),
              _("{sex} · born {born} · {locality}").format(
-                 sex=word(record.get("sex") or "unknown"), born=born,
-                 locality=shown(record.get("locality")) or _("no locality")),
-             _("phone {phone} · {ids}").format(phone=record.get("phone") or "-", ids=ids or _("no identifier"))]
+                 sex=sex, born=born, locality=shown(record.get("locality")) or _("no locality")),
+             _("phone {phone} · {ids}").format(phone=record.get("phone") or "-", ids=ids)]
     if record.get("merged_into"):
         lines.append(_("MERGED into {id}: record new encounters there").format(id=record["merged_into"]))
     if record.get("voided"):
@@ -37,6 +52,9 @@ def demographics(record: dict[str, Any]) -> str:
 
 
 def allergies(record: dict[str, Any]) -> str:
+    both = disputed(record, "allergies", lambda v: shown(", ".join(v or [])) or _("none"))
+    if both is not None:
+        return _("ALLERGIES: {list}").format(list=both)
     found = record.get("allergies") or []
     return _("ALLERGIES: {list}").format(list=shown(", ".join(found))) if found else _("No known allergies recorded")
 
@@ -108,7 +126,7 @@ class ChartScreen(ClinicScreen):
         self.query_one("#demographics", Static).update(demographics(record))
         allergy = self.query_one("#allergies", Static)
         allergy.update(allergies(record))
-        allergy.set_class(bool(record.get("allergies")), "alert")
+        allergy.set_class(bool(record.get("allergies")) or "allergies" in record["disputed"], "alert")
         self.query_one("#conflicts", Static).update(conflicts(record))
         self.query_one("#tasks", Static).update(tasks(record))
         self.query_one("#encounters", Static).update(

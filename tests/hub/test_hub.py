@@ -7,11 +7,10 @@ import asyncio
 import aiohttp
 import psycopg
 import pytest
-from hub_support import database, enrol_hub, hub_process, postgres_schema, running_hub
+from hub_support import database, enrol_hub, hub_process, open_storage, postgres_schema, running_hub
 from openapi_spec_validator import validate
 from sync_support import journal, network, sync
 
-from fieldkit.hub.storage import HubStorage
 from fieldkit.store.journal import parse
 from fieldkit.sync import membership, messages
 from fieldkit.sync.forwarder import HubClient, HubRefused, HubUnreachable, push
@@ -128,7 +127,7 @@ async def test_two_hub_processes_on_one_postgresql_take_the_same_entries_at_once
             hub_process(tmp_path / "hub", url) as (_, two):
         first, second = await asyncio.gather(push(a.store, a.member, one, first_batch=10, pull=False),
                                              push(b.store, b.member, two, first_batch=10, pull=False))
-        storage = HubStorage.open(url)
+        storage = open_storage(url)
         stored, held = storage.count(), storage.version_vector()
         storage.close()
         with psycopg.connect(url) as conn:
@@ -157,14 +156,14 @@ async def test_an_upload_cut_by_killing_the_hub_resumes_without_loss_or_repeats(
     remembered = parse(await asyncio.to_thread(laptop.store.get_meta, "hub_vector"))
     assert remembered[laptop.device] == acked[-1]
     assert await laptop.store.aread(last_success) is None  # moved entries, but no round finished
-    storage = HubStorage.open(url)
+    storage = open_storage(url)
     survived = storage.count()  # what the killed hub had committed
     storage.close()
     # Acknowledged means stored; at most the batch in flight was stored without its ack.
     assert acked[-1] <= survived <= acked[-1] + 200
     with hub_process(tmp_path / "hub", url) as (_, address):
         resumed = await push(laptop.store, laptop.member, address)
-        storage = HubStorage.open(url)
+        storage = open_storage(url)
         stored = storage.count()
         storage.close()
     total = len(await asyncio.to_thread(journal, laptop))

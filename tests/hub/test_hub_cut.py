@@ -14,17 +14,15 @@ import asyncio
 import math
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import pytest
-from hub_support import database, enrol_hub, running_hub
+from hub_support import HUB_KEY, database, enrol_hub, open_storage, running_hub
 from sync_support import PASSPHRASE, Laptop, journal, network
 
 from fieldkit.hub.app import Hub
@@ -74,7 +72,7 @@ class Counting:
 
 class CountingSqlite(Counting, SqliteStorage):
     def __init__(self, url: str) -> None:
-        super().__init__(Path(url.removeprefix("sqlite:///")))
+        super().__init__(Path(url.removeprefix("sqlite:///")), HUB_KEY)
         self._start_counting()
 
 
@@ -95,8 +93,11 @@ def hub_rows(url: str) -> list[tuple]:
     if url.startswith("postgresql://"):
         with psycopg.connect(url) as conn:
             return [tuple(row) for row in conn.execute(query).fetchall()]
-    with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as conn:
-        return [tuple(row) for row in conn.execute(query).fetchall()]
+    storage = open_storage(url)
+    try:
+        return [tuple(row) for row in storage._conn.execute(query).fetchall()]
+    finally:
+        storage.close()
 
 
 # -- a link that drops -----------------------------------------------------------------------------
