@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from fieldkit.crashpoints import crashpoint
 from fieldkit.errors import FieldkitError
 from fieldkit.store import audit, fold
 from fieldkit.store.connection import connect
@@ -101,7 +102,10 @@ def _read(job: Callable[[Any], T]) -> Callable[[Any], T]:
         try:
             return job(conn)
         finally:
-            conn.execute("COMMIT")  # a read-only transaction: nothing to keep or undo
+            # A read-only transaction: nothing to keep or undo. ROLLBACK, not COMMIT: once SQLCipher
+            # has met a damaged page, COMMIT fails and would hide the finding behind its error.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
     return in_snapshot
 
 
@@ -189,6 +193,8 @@ class Store:
         with immediate(conn):
             result = job(tx)
             tx.finish()
+            crashpoint("store.write.before_commit")
+        crashpoint("store.write.after_commit")
         if tx.journalled:
             for entry in tx.journalled:
                 self._seen_vector[entry.origin] = max(entry.seq, self._seen_vector.get(entry.origin, 0))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import sqlite_utils
 
 from fieldkit.errors import ChainError
 from fieldkit.store import audit, fold
+from fieldkit.store.connection import DatabaseError
 from fieldkit.store.db import Store
 from fieldkit.store.journal import GENESIS, Entry, verify_hash
 
@@ -36,12 +38,33 @@ def table_counts(conn) -> dict[str, int]:
     return {name: database[name].count for name in sorted(database.table_names())}
 
 
+def cipher_integrity(conn, *, tries: int = 3, pause: float = 0.2) -> list[str]:
+    """Pages whose HMAC fails, as SQLCipher reports them.
+
+    The pragma reads the database file itself, not the reader's snapshot: while another process
+    checkpoints its WAL into that file, a page can be read half-written and fail. Such a page reads
+    whole a moment later; a page that really is damaged fails every time, so only failures that
+    persist over `tries` reads are reported."""
+    failed = [row[0] for row in conn.execute("PRAGMA cipher_integrity_check")]
+    for _ in range(tries - 1):
+        if not failed:
+            break
+        time.sleep(pause)
+        again = {row[0] for row in conn.execute("PRAGMA cipher_integrity_check")}
+        failed = [problem for problem in failed if problem in again]
+    return failed
+
+
 def check(store: Store) -> dict[str, Any]:
     def job(conn) -> dict[str, Any]:
-        pages = [row[0] for row in conn.execute("PRAGMA integrity_check")]
-        cipher = [row[0] for row in conn.execute("PRAGMA cipher_integrity_check")]
-        entries, journal_problem = verify_journal(conn)
-        log = audit.verify(conn)
+        cipher = cipher_integrity(conn)  # first: it reads every page even when the b-trees cannot be walked
+        try:
+            pages = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+            entries, journal_problem = verify_journal(conn)
+            log = audit.verify(conn)
+        except DatabaseError as exc:  # a damaged page is a finding to report, not a crash
+            return {"integrity": f"unreadable: {exc}", "cipher_integrity": "; ".join(cipher) or "ok",
+                    "journal": "not checked", "audit": "not checked", "ok": False}
         report = {
             "integrity": "ok" if pages == ["ok"] else "; ".join(pages),
             "cipher_integrity": "ok" if not cipher else "; ".join(cipher),
