@@ -7,6 +7,7 @@ the CLI tests; unit tests use a small cost so hundreds of unlocks stay fast.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 
 import pytest
@@ -47,3 +48,31 @@ def make_store(tmp_path):
     yield make
     for store in opened:
         store.close()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """The security and fault campaign's figures in one table (tests/campaign, campaign_support)."""
+    from campaign_support import REPORT_DIR
+
+    factory = getattr(config, "_tmp_path_factory", None)
+    folder = factory.getbasetemp() / REPORT_DIR if factory else None
+    if folder is None or not folder.is_dir():
+        return
+    totals: dict[str, dict] = {}
+    for path in sorted(folder.glob("*.jsonl")):
+        for row in map(json.loads, path.read_text().splitlines()):
+            total = totals.setdefault(row.pop("threat"), {"runs": 0, "kills": 0, "lost": 0, "resent": 0, "other": {}})
+            total["runs"] += 1
+            for name, value in row.items():
+                if name in total:
+                    total[name] += value
+                else:
+                    total["other"][name] = value
+    terminalreporter.section("security and fault campaign (security.md 3)")
+    terminalreporter.line(f"{'threat':<46} {'runs':>4} {'kills':>6} {'lost or leaked':>15} {'re-sent':>8}")
+    for threat, total in sorted(totals.items()):
+        other = "  ".join(f"{name} {value}" for name, value in total["other"].items())
+        terminalreporter.line(f"{threat:<46} {total['runs']:>4} {total['kills']:>6} {total['lost']:>15} "
+                              f"{total['resent']:>8}  {other}".rstrip())
+    terminalreporter.line(f"{'all':<46} {sum(t['runs'] for t in totals.values()):>4} "
+                          f"{sum(t['kills'] for t in totals.values()):>6} {sum(t['lost'] for t in totals.values()):>15}")

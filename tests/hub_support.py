@@ -78,11 +78,13 @@ async def running_hub(data: Path, url: str, storage: HubStorage | None = None, *
 
 
 @contextmanager
-def hub_process(data, url: str):
-    """`fieldkit hub serve` in a process of its own; yields (process, https URL)."""
+def hub_process(data, url: str, *, point: str | None = None):
+    """`fieldkit hub serve` in a process of its own, armed at a crash point if given; yields
+    (process, https URL)."""
+    armed = {"FIELDKIT_CRASH_AT": point} if point else {}
     process = subprocess.Popen([sys.executable, "-m", "fieldkit", "hub", "serve", "--data", str(data), "--host",
                                 "127.0.0.1", "--port", "0", "--database", url],
-                               env={**os.environ, "FIELDKIT_HUB_KEY": HUB_KEY.hex()},
+                               env={**os.environ, "FIELDKIT_HUB_KEY": HUB_KEY.hex(), **armed},
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         line = process.stdout.readline()

@@ -22,6 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
+from fieldkit.crashpoints import crashpoint
 from fieldkit.errors import ChainError
 from fieldkit.hub.openapi import OPENAPI
 from fieldkit.hub.settings import HubSettings
@@ -136,7 +137,9 @@ async def batch(request: web.Request) -> web.StreamResponse:
                        **{"Retry-After": str(settings.retry_after)})
     try:
         verified = await asyncio.to_thread(_verified, storage, app[IDENTITY], received)
+        crashpoint("hub.upload.before_store")
         stored = await asyncio.to_thread(storage.ingest, verified.entries, verified.checkpoints, verified.certificates)
+        crashpoint("hub.upload.after_store")
     finally:
         app[INGEST].release()
     await asyncio.to_thread(storage.record_upload, device, stored.applied)

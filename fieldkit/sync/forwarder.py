@@ -21,6 +21,7 @@ from typing import Any
 
 import aiohttp
 
+from fieldkit.crashpoints import crashpoint
 from fieldkit.errors import FieldkitError
 from fieldkit.store.db import Store
 from fieldkit.store.hlc import wall_ms
@@ -150,6 +151,7 @@ async def push(store: Store, member: Membership, url: str, *, progress: Callable
             sent_at = time.perf_counter()
             ack = await hub.post("/v1/batch", messages.batch(out), (messages.Ack,))
             vector |= ack.vector  # the hub acknowledges the batch's origins only
+            crashpoint("hub.push.after_ack")
             await _acknowledged(store, vector)
             report.sent += len(out.entries)
             report.batches += 1

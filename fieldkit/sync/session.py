@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from fieldkit.crashpoints import crashpoint
 from fieldkit.errors import FieldkitError
 from fieldkit.store.db import Store
 from fieldkit.store.hlc import MAX_DRIFT_MS, wall_ms
@@ -126,6 +127,7 @@ async def _send(channel: Channel, store: Store, member: Membership, vector: dict
             vector[checkpoint.origin] = checkpoint.seq
         report.sent += len(out.entries)
         report.batches_sent += 1
+        crashpoint("sync.send.after_batch")
         notify(report)
     await channel.send(messages.dump(messages.Done()))
 
@@ -139,6 +141,7 @@ async def _receive(channel: Channel, store: Store, member: Membership, report: R
     async def applied() -> None:
         assert applying is not None
         result = await applying
+        crashpoint("sync.recv.after_apply")
         report.received += result.applied
         report.already_held += result.already_held
         report.suspect_clock += [o for o in result.suspect_clock if o not in report.suspect_clock]
@@ -152,6 +155,7 @@ async def _receive(channel: Channel, store: Store, member: Membership, report: R
                 raise PeerRefused(f"laptop {report.peer[:8]} refused: {message.message}")
             if isinstance(message, messages.Batch) and not their_done:
                 verified = await asyncio.to_thread(verifier.check, message)
+                crashpoint("sync.recv.after_verify")
                 if applying:
                     await applied()
                 # Not awaited yet: the next batch arrives and is verified while this one commits.
