@@ -195,6 +195,10 @@ async def test_sync_screen(snap, clinic, size):
 async def test_lock_screen(snap, clinic, size):
     async def run(pilot):
         await sign_in(pilot)
+        # The home screen settles first: behind a modal screen it is not drawn again, so a lock
+        # pressed mid-layout would keep a half-drawn table in the picture.
+        await until(pilot, lambda: pilot.app.screen.query_one("#results").row_count >= 1)
+        await settled(pilot)
         await pilot.press("f12")
         await until(pilot, lambda: screen(pilot.app) == "LockScreen")
     assert await snap(clinic, run, size)
