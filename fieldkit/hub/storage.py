@@ -26,7 +26,7 @@ import sqlcipher3
 
 from fieldkit.errors import FieldkitError
 from fieldkit.store.connection import use_key
-from fieldkit.store.holdback import SETTING, Cutoffs
+from fieldkit.store.holdback import SETTING_SQL, Cutoffs
 from fieldkit.store.journal import COLUMNS, Checkpoint, Entry, canonical, count_held, parse, plan_chain, role_grants
 from fieldkit.store.outgoing import Outgoing, select
 from fieldkit.store.sql import immediate
@@ -120,9 +120,8 @@ class HubStorage:
     def cutoffs(self) -> Cutoffs:
         """The revocations' cut-offs (store/holdback.py). The hub folds nothing; what the laptops hold
         back it keeps and relays like any entry, and counts apart for the operator."""
-        settings = " OR ".join(f"(entity = '{entity}' AND op = '{op}')" for entity, op in sorted(SETTING))
         with self._transaction() as cur:
-            return Cutoffs.of(Entry(*row) for row in cur.execute(f"SELECT * FROM hub_journal WHERE {settings}"))
+            return Cutoffs.of(Entry(*row) for row in cur.execute(f"SELECT * FROM hub_journal WHERE {SETTING_SQL}"))
 
     def held_back(self) -> dict[str, int]:
         """How many entries of each laptop lie beyond a revocation's cut-off."""

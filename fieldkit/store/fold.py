@@ -22,7 +22,7 @@ from typing import Any
 from fieldkit.namekeys import index_keys
 from fieldkit.store.entities import MUTABLE, PATIENT, SEARCH_FIELDS, MutableEntity
 from fieldkit.store.hlc import millis
-from fieldkit.store.holdback import SETTING, Cutoffs
+from fieldkit.store.holdback import SETTING, SETTING_SQL, Cutoffs
 from fieldkit.store.journal import SCHEMA_VERSION, Entry, canonical, parse, version
 from fieldkit.store.schema import FOLDED
 
@@ -215,8 +215,7 @@ def rebuild(conn) -> int:
     for table in FOLDED:
         conn.execute(f"DELETE FROM {table}")
     # Every cut-off first, so no chunk finds one that changes what an earlier chunk folded.
-    settings = " OR ".join(f"(entity = '{entity}' AND op = '{op}')" for entity, op in sorted(SETTING))
-    _keep_cutoffs(conn, Cutoffs.of(Entry(*row) for row in conn.execute(f"SELECT * FROM journal WHERE {settings}")))
+    _keep_cutoffs(conn, Cutoffs.of(Entry(*row) for row in conn.execute(f"SELECT * FROM journal WHERE {SETTING_SQL}")))
     entries = conn.execute("SELECT * FROM journal ORDER BY origin, seq")
     count = 0
     while chunk := [Entry(*row) for row in entries.fetchmany(REBUILD_CHUNK)]:

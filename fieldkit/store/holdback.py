@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 
 from fieldkit.store.journal import Entry
 
-# The entries that set cut-offs: (entity, op)
+# The entries that set cut-offs: (entity, op), and a condition on a journal table that finds them
 SETTING = frozenset({("device", "revoke"), ("device", "release"), ("user", "revoke")})
+SETTING_SQL = " OR ".join(f"(entity = '{entity}' AND op = '{op}')" for entity, op in sorted(SETTING))
 
 
 class BadCutoff(ValueError):
