@@ -17,6 +17,9 @@ POINTS = (
     # a write transaction of the clinic database: the journal, the fold and the audit row
     "store.write.before_commit",
     "store.write.after_commit",
+    # a user's passphrase changed (the keystore re-wraps the database key)
+    "keystore.passwd.before_commit",
+    "keystore.passwd.after_commit",
     # a LAN session, on either side
     "sync.send.after_batch",
     "sync.recv.after_verify",

@@ -68,11 +68,12 @@ def pytest_terminal_summary(terminalreporter, config):
                     total[name] += value
                 else:
                     total["other"][name] = value
+    width = max(map(len, totals))
     terminalreporter.section("security and fault campaign (security.md 3)")
-    terminalreporter.line(f"{'threat':<46} {'runs':>4} {'kills':>6} {'lost or leaked':>15} {'re-sent':>8}")
+    terminalreporter.line(f"{'threat':<{width}} {'runs':>4} {'kills':>6} {'lost or leaked':>15} {'re-sent':>8}")
     for threat, total in sorted(totals.items()):
         other = "  ".join(f"{name} {value}" for name, value in total["other"].items())
-        terminalreporter.line(f"{threat:<46} {total['runs']:>4} {total['kills']:>6} {total['lost']:>15} "
+        terminalreporter.line(f"{threat:<{width}} {total['runs']:>4} {total['kills']:>6} {total['lost']:>15} "
                               f"{total['resent']:>8}  {other}".rstrip())
-    terminalreporter.line(f"{'all':<46} {sum(t['runs'] for t in totals.values()):>4} "
+    terminalreporter.line(f"{'all':<{width}} {sum(t['runs'] for t in totals.values()):>4} "
                           f"{sum(t['kills'] for t in totals.values()):>6} {sum(t['lost'] for t in totals.values()):>15}")

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from fieldkit.crashpoints import crashpoint
 from fieldkit.errors import FieldkitError, WrongPassphrase
 from fieldkit.i18n import _
 from fieldkit.permissions import ROLES, roles_for
@@ -184,9 +185,11 @@ class Keystore:
     def change_passphrase(self, name: str, old: str, new: str) -> None:
         user, key = self.unlock(name, old)
         memory_kib, iterations, lanes, salt, nonce, sealed = self._seal(user.id, new, key, KDF)
-        with self._connect() as conn:  # one row replaced atomically: the old or the new passphrase opens
+        with self._transaction() as conn:  # one row replaced atomically: the old or the new passphrase opens
             conn.execute("UPDATE users SET memory_kib = ?, iterations = ?, lanes = ?, salt = ?, nonce = ?, "
                          "sealed = ? WHERE id = ?", (memory_kib, iterations, lanes, salt, nonce, sealed, user.id))
+            crashpoint("keystore.passwd.before_commit")
+        crashpoint("keystore.passwd.after_commit")
 
     def _seal(self, user_id: str, passphrase: str, key: bytes, kdf: dict[str, int]) -> tuple:
         if len(passphrase) < MIN_PASSPHRASE:
