@@ -30,6 +30,7 @@ from fieldkit.hub.storage import HubStorage
 from fieldkit.store.hlc import wall_ms
 from fieldkit.store.journal import SCHEMA_VERSION, verify_hash
 from fieldkit.sync import certs, messages
+from fieldkit.sync.forks import refuse_forks
 from fieldkit.sync.membership import Membership
 from fieldkit.sync.verify import Refused, Verified, Verifier
 from fieldkit.sync.wire import FRAME, MAX_FRAME, ProtocolError, encode, unframe
@@ -115,10 +116,15 @@ async def hello(request: web.Request) -> web.StreamResponse:
     if theirs.network != identity.network.id or theirs.device != device:
         raise Refused("the hello names another laptop or network than its certificate")
     await asyncio.to_thread(storage.record_contact, device, request.remote or "", theirs.vector)
+    try:
+        await asyncio.to_thread(refuse_forks, storage, theirs.vector, theirs.heads)
+    except Refused as exc:
+        return refusal(409, str(exc))
     vector = await asyncio.to_thread(storage.version_vector)
+    heads = await asyncio.to_thread(storage.hashes, vector)
     return frame_response(messages.Hello(protocol=messages.PROTOCOL, schema=SCHEMA_VERSION,
                                          network=identity.network.id, device=identity.device_id,
-                                         clock=wall_ms(), vector=vector))
+                                         clock=wall_ms(), vector=vector, heads=heads))
 
 
 async def batch(request: web.Request) -> web.StreamResponse:

@@ -26,7 +26,9 @@ OPENAPI = {
     "components": {"securitySchemes": {"mutualTLS": {"type": "mutualTLS"}}},
     "paths": {
         "/v1/hello": _sync("Say what the laptop holds; learn what the hub holds", "a `hello` message",
-                           "the hub's `hello`: its version vector"),
+                           "the hub's `hello`: its version vector, and the hash of each origin's entry there",
+                           {"409": REFUSAL | {"description": "two laptops write as one origin (a cloned laptop, or "
+                                                            "one restored from an old copy): nothing exchanged"}}),
         "/v1/batch": _sync("Upload entries the hub lacks", "a `batch` message",
                            "an `ack`: the hub's vector after storing the batch (re-sending is harmless)",
                            {"409": REFUSAL | {"description": "a gap or broken hash chain: resume from the vector "

@@ -117,6 +117,13 @@ class HubStorage:
             return {row[0] for row in cur.execute("SELECT DISTINCT entity_id FROM hub_journal "
                                                   "WHERE entity = 'device' AND op = 'revoke'")}
 
+    def hashes(self, points: Mapping[str, int]) -> dict[str, str]:
+        """{origin: hash of its entry at that seq}, for the points held."""
+        with self._transaction() as cur:
+            found = {origin: cur.execute(self._sql("SELECT hash FROM hub_journal WHERE origin = ? AND seq = ?"),
+                                         (origin, seq)).fetchone() for origin, seq in points.items()}
+        return {origin: row[0] for origin, row in found.items() if row}
+
     def cutoffs(self) -> Cutoffs:
         """The revocations' cut-offs (store/holdback.py). The hub folds nothing; what the laptops hold
         back it keeps and relays like any entry, and counts apart for the operator."""

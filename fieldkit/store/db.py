@@ -346,6 +346,16 @@ class Store:
     def revoked(self) -> set[str]:
         return self.read(lambda conn: {row[0] for row in conn.execute("SELECT device_id FROM revocations")})
 
+    def hashes(self, points: Mapping[str, int]) -> dict[str, str]:
+        """{origin: hash of its entry at that seq}, for the points held."""
+        wanted = dict(points)
+
+        def job(conn: Any) -> dict[str, str]:
+            found = {origin: conn.execute("SELECT hash FROM journal WHERE origin = ? AND seq = ?",
+                                          (origin, seq)).fetchone() for origin, seq in wanted.items()}
+            return {origin: row[0] for origin, row in found.items() if row}
+        return self.read(job)
+
     def cutoffs(self) -> Cutoffs:
         """The revocations' cut-offs in force (store/holdback.py)."""
         return self.read(lambda conn: Cutoffs.from_rows(conn.execute("SELECT kind, subject, origin, seq FROM cutoffs")))

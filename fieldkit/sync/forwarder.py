@@ -27,9 +27,10 @@ from fieldkit.store.db import Store
 from fieldkit.store.hlc import wall_ms
 from fieldkit.store.journal import SCHEMA_VERSION
 from fieldkit.sync import messages
+from fieldkit.sync.forks import refuse_forks
 from fieldkit.sync.hub_vector import lacking, remember
 from fieldkit.sync.membership import Membership
-from fieldkit.sync.verify import Verifier
+from fieldkit.sync.verify import Refused, Verifier
 from fieldkit.sync.wire import FRAME, ProtocolError, encode, unframe
 
 FIRST_BATCH, MIN_BATCH, MAX_BATCH = 100, 10, 5000
@@ -133,12 +134,17 @@ async def push(store: Store, member: Membership, url: str, *, progress: Callable
     notify = progress or (lambda report: None)
     async with (client or HubClient(url, member)) as hub:
         ours = await asyncio.to_thread(store.version_vector)
+        heads = await asyncio.to_thread(store.hashes, ours)
         sent_at = time.perf_counter()
         theirs = await hub.post("/v1/hello", messages.Hello(
             protocol=messages.PROTOCOL, schema=SCHEMA_VERSION, network=member.network.id, device=member.device_id,
-            clock=wall_ms(), vector=ours), (messages.Hello,))
+            clock=wall_ms(), vector=ours, heads=heads), (messages.Hello,))
         if theirs.network != member.network.id:
             raise HubRefused("that hub serves another network")
+        try:
+            await asyncio.to_thread(refuse_forks, store, theirs.vector, theirs.heads)
+        except Refused as exc:
+            raise HubRefused(str(exc)) from None
         latency = time.perf_counter() - sent_at  # an upper bound on the round trip, lowered as answers come
         vector = dict(theirs.vector)
         await _acknowledged(store, vector)

@@ -33,6 +33,9 @@ class JournalHolder(Protocol):
     def revoked(self) -> set[str]:
         """Laptops revoked from the network."""
 
+    def hashes(self, points: Mapping[str, int]) -> dict[str, str]:
+        """{origin: hash of its entry at that seq}, for the points held (sync/forks.py)."""
+
     def ingest(self, entries: Iterable[Entry], checkpoints: Iterable[Checkpoint] = (),
                certificates: Mapping[str, bytes] | None = None) -> Ingested:
         """Store verified entries the holder lacks, with their proof, all or nothing."""

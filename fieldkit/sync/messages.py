@@ -38,6 +38,9 @@ class Hello(_Message):
     device: DeviceId
     clock: int  # the sender's wall clock in ms: a laptop whose date is wrong is flagged at once
     vector: Vector
+    # The hash of each origin's entry at the vector's seq: two laptops writing as one show here
+    # (sync/forks.py). Optional, so a hello without it still parses.
+    heads: Annotated[dict[DeviceId, Hash], Field(max_length=MAX_ORIGINS)] = {}
 
 
 class Batch(_Message):

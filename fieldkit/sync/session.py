@@ -23,6 +23,7 @@ from fieldkit.store.db import Store
 from fieldkit.store.hlc import MAX_DRIFT_MS, wall_ms
 from fieldkit.store.journal import SCHEMA_VERSION
 from fieldkit.sync import messages
+from fieldkit.sync.forks import refuse_forks
 from fieldkit.sync.hub_vector import lacking
 from fieldkit.sync.membership import Membership
 from fieldkit.sync.verify import Refused, Verifier
@@ -94,10 +95,11 @@ async def exchange(channel: Channel, store: Store, member: Membership, peer: str
 
 async def _hello(channel: Channel, store: Store, member: Membership, peer: str, report: Report) -> messages.Hello:
     ours = await asyncio.to_thread(store.version_vector)
+    heads = await asyncio.to_thread(store.hashes, ours)
     try:
         await channel.send(messages.dump(messages.Hello(
             protocol=messages.PROTOCOL, schema=SCHEMA_VERSION, network=member.network.id,
-            device=member.device_id, clock=wall_ms(), vector=ours)))
+            device=member.device_id, clock=wall_ms(), vector=ours, heads=heads)))
     except ProtocolError:
         pass  # a refusing peer says why, then hangs up: read its reason below rather than this
     theirs = await _expect(channel, messages.Hello)
@@ -107,6 +109,7 @@ async def _hello(channel: Channel, store: Store, member: Membership, peer: str, 
                       "update fieldkit on the older one")
     if theirs.network != member.network.id or theirs.device != peer:
         raise Refused(f"laptop {peer[:8]} said it was another laptop or in another network")
+    await asyncio.to_thread(refuse_forks, store, theirs.vector, theirs.heads)
     report.clock_offset_ms = theirs.clock - wall_ms()
     report.peer_vector = dict(theirs.vector)
     report.to_send, report.to_receive = lacking(theirs.vector, ours), lacking(ours, theirs.vector)
