@@ -35,3 +35,14 @@ class Home:
     def make(self) -> None:
         # Owner-only: the database is encrypted, but staff names and sealed keys need not be read.
         self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.path.chmod(0o700)  # a folder that already existed keeps its mode otherwise
+
+    def exposure(self) -> str | None:
+        """Why other users of this machine could read the keystore (staff names, and sealed keys
+        to guess passphrases against offline), or None."""
+        if not self.path.stat().st_mode & 0o077:
+            return None  # nobody else may enter the folder, whatever its files' modes
+        if not any(path.exists() and path.stat().st_mode & 0o044 for path in (self.keystore, self.database)):
+            return None
+        return (f"other users of this machine can read the clinic's files in {self.path}: "
+                f"run `chmod 700 {self.path}` (fieldkit will not open it until then)")

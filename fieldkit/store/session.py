@@ -52,6 +52,9 @@ def create_clinic(home: Home, *, supervisor: str, passphrase: str, device_id: st
 def unlock(home: Home, name: str, passphrase: str) -> tuple[Store, User]:
     if not home.exists:
         raise FieldkitError(f"no clinic in {home.path} (run `fieldkit init` or `fieldkit demo`)")
+    exposed = home.exposure()
+    if exposed:
+        raise FieldkitError(exposed)
     user, key = Keystore(home.keystore).unlock(name, passphrase)
     return refuse_revoked(Store(home.database, key), user), user
 
