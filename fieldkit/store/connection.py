@@ -41,14 +41,6 @@ def use_key(conn: sqlcipher3.Connection, key: bytes) -> None:
         raise FieldkitError("SQLCipher is not available: refusing to store records unencrypted")
 
 
-def rekey(conn: sqlcipher3.Connection, key: bytes) -> None:
-    """Re-encrypt an open, keyed database under another key (every page is rewritten)."""
-    hex_key = key.hex()
-    if not _HEX_KEY.fullmatch(hex_key):
-        raise FieldkitError("a database key must be 32 bytes")
-    conn.execute(f"PRAGMA rekey = \"x'{hex_key}'\"")
-
-
 def connect(path: Path, key: bytes | None, *, reader: bool = False) -> sqlcipher3.Connection:
     """Open (creating and migrating if needed) the database; `key=None` gives plain SQLite, for
     baselines only. A reader's connection refuses every write (`query_only`) and migrates nothing."""
