@@ -30,7 +30,7 @@ from fieldkit.store import audit, fold
 from fieldkit.store.connection import connect
 from fieldkit.store.heads import chain_head, get_meta, heads, version_vector
 from fieldkit.store.hlc import HybridClock
-from fieldkit.store.holdback import Cutoffs
+from fieldkit.store.holdback import Cutoffs, user_revoked
 from fieldkit.store.journal import Checkpoint, Entry, canonical, checkpoint_message, parse, role_grants
 from fieldkit.store.outgoing import Outgoing, select
 from fieldkit.store.sql import immediate
@@ -355,6 +355,11 @@ class Store:
                                           (origin, seq)).fetchone() for origin, seq in wanted.items()}
             return {origin: row[0] for origin, row in found.items() if row}
         return self.read(job)
+
+    def user_revoked(self, user_id: str) -> bool:
+        """Read on the writer's connection, as the device id is at opening: signing in asks it of
+        every command, and a command that only writes should open no reader for it."""
+        return self._writer.call(lambda conn: user_revoked(conn, user_id))
 
     def cutoffs(self) -> Cutoffs:
         """The revocations' cut-offs in force (store/holdback.py)."""

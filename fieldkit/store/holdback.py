@@ -24,6 +24,11 @@ SETTING = frozenset({("device", "revoke"), ("device", "release"), ("user", "revo
 SETTING_SQL = " OR ".join(f"(entity = '{entity}' AND op = '{op}')" for entity, op in sorted(SETTING))
 
 
+def user_revoked(conn, user_id: str) -> bool:
+    """Has a revocation of this user been folded (a connection to the clinic database)?"""
+    return conn.execute("SELECT 1 FROM cutoffs WHERE kind = 'user' AND subject = ?", (user_id,)).fetchone() is not None
+
+
 class BadCutoff(ValueError):
     """A revocation or release whose cut-off is not the shape the rule reads."""
 

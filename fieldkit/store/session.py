@@ -17,6 +17,7 @@ from fieldkit.permissions import require
 from fieldkit.store.db import Change, Store, Transaction
 from fieldkit.store.fold import field_versions
 from fieldkit.store.heads import version_vector
+from fieldkit.store.holdback import user_revoked
 from fieldkit.store.home import Home
 from fieldkit.store.keystore import Keystore, User
 
@@ -61,7 +62,7 @@ def unlock(home: Home, name: str, passphrase: str) -> tuple[Store, User]:
 
 def refuse_revoked(store: Store, user: User) -> Store:
     """The store, unless a supervisor revoked this user (then closed, and refused in one line)."""
-    if user.id in store.cutoffs().users:
+    if store.user_revoked(user.id):
         store.close()
         raise FieldkitError(_("{name} was revoked by a supervisor and can no longer sign in").format(name=user.name))
     return store
@@ -111,7 +112,7 @@ def revoke_user(home: Home, store: Store, *, by: User, user_id: str, reason: str
 
     def journal() -> None:
         def job(tx: Transaction) -> None:
-            if tx.execute("SELECT 1 FROM cutoffs WHERE kind = 'user' AND subject = ?", (user_id,)).fetchone():
+            if user_revoked(tx, user_id):
                 raise FieldkitError(_("that user is already revoked"))
             tx.append([Change("user", user_id, "revoke", {"reason": reason, "cutoff": version_vector(tx)})],
                       user=by.id)
