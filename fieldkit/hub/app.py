@@ -116,11 +116,11 @@ async def hello(request: web.Request) -> web.StreamResponse:
     if theirs.network != identity.network.id or theirs.device != device:
         raise Refused("the hello names another laptop or network than its certificate")
     await asyncio.to_thread(storage.record_contact, device, request.remote or "", theirs.vector)
+    vector = await asyncio.to_thread(storage.version_vector)
     try:
-        await asyncio.to_thread(refuse_forks, storage, theirs.vector, theirs.heads)
+        await asyncio.to_thread(refuse_forks, storage, vector, theirs.vector, theirs.heads)
     except Refused as exc:
         return refusal(409, str(exc))
-    vector = await asyncio.to_thread(storage.version_vector)
     heads = await asyncio.to_thread(storage.hashes, vector)
     return frame_response(messages.Hello(protocol=messages.PROTOCOL, schema=SCHEMA_VERSION,
                                          network=identity.network.id, device=identity.device_id,

@@ -15,16 +15,18 @@ from fieldkit.sync.holder import JournalHolder
 from fieldkit.sync.verify import Refused
 
 
-def forked(holder: JournalHolder, vector: Mapping[str, int], heads: Mapping[str, str]) -> list[tuple[str, int]]:
-    """(origin, seq) where the other side's entry differs from the one this holder keeps."""
-    ours = holder.version_vector()
+def forked(holder: JournalHolder, ours: Mapping[str, int], vector: Mapping[str, int],
+           heads: Mapping[str, str]) -> list[tuple[str, int]]:
+    """(origin, seq) where the other side's entry differs from the one this holder (whose vector
+    is `ours`) keeps."""
     points = {origin: seq for origin, seq in vector.items() if origin in heads and 0 < seq <= ours.get(origin, 0)}
     mine = holder.hashes(points)
     return sorted((origin, points[origin]) for origin in points if mine.get(origin, heads[origin]) != heads[origin])
 
 
-def refuse_forks(holder: JournalHolder, vector: Mapping[str, int], heads: Mapping[str, str]) -> None:
-    forks = forked(holder, vector, heads)
+def refuse_forks(holder: JournalHolder, ours: Mapping[str, int], vector: Mapping[str, int],
+                 heads: Mapping[str, str]) -> None:
+    forks = forked(holder, ours, vector, heads)
     if forks:
         where = ", ".join(f"laptop {origin[:8]} at #{seq}" for origin, seq in forks)
         raise Refused(f"two laptops write as one ({where}): a cloned laptop, or one restored from an old "

@@ -142,7 +142,7 @@ async def push(store: Store, member: Membership, url: str, *, progress: Callable
         if theirs.network != member.network.id:
             raise HubRefused("that hub serves another network")
         try:
-            await asyncio.to_thread(refuse_forks, store, theirs.vector, theirs.heads)
+            await asyncio.to_thread(refuse_forks, store, ours, theirs.vector, theirs.heads)
         except Refused as exc:
             raise HubRefused(str(exc)) from None
         latency = time.perf_counter() - sent_at  # an upper bound on the round trip, lowered as answers come

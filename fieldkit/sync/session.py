@@ -109,7 +109,7 @@ async def _hello(channel: Channel, store: Store, member: Membership, peer: str, 
                       "update fieldkit on the older one")
     if theirs.network != member.network.id or theirs.device != peer:
         raise Refused(f"laptop {peer[:8]} said it was another laptop or in another network")
-    await asyncio.to_thread(refuse_forks, store, theirs.vector, theirs.heads)
+    await asyncio.to_thread(refuse_forks, store, ours, theirs.vector, theirs.heads)
     report.clock_offset_ms = theirs.clock - wall_ms()
     report.peer_vector = dict(theirs.vector)
     report.to_send, report.to_receive = lacking(theirs.vector, ours), lacking(ours, theirs.vector)
