@@ -7,6 +7,9 @@ encrypted database.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import click
 
 from fieldkit.cli.context import Context, emit, host_port, json_option
@@ -130,13 +133,10 @@ def network_revoke(context: Context, device: str, reason: str) -> None:
     store, user = context.supervisor()
     with store:
         member = membership.load(store)
-        matches = [d for d in store.certificates() if d.startswith(device)] or (
-            [device] if len(device) == 32 else [])
-        if len(matches) != 1:
-            raise click.ClickException(f"{device!r} matches {len(matches)} known laptops: give more of its id")
-        entry = membership.revoke(store, member, matches[0], user=user.id, reason=reason)
+        laptop = _one_laptop(device, store.certificates(), "known")
+        entry = membership.revoke(store, member, laptop, user=user.id, reason=reason)
     cutoff = entry.payload["cutoff"]
-    click.echo(f"revoked laptop {matches[0]}; its entries up to #{cutoff} stand, any later ones are held for a "
+    click.echo(f"revoked laptop {laptop}; its entries up to #{cutoff} stand, any later ones are held for a "
                "supervisor on every laptop and the hub; the revocation spreads with the next syncs")
 
 
@@ -151,14 +151,15 @@ def network_held(context: Context, as_json: bool) -> None:
     with store:
         held, cutoffs = store.held(), store.cutoffs()
     # "claimed": the time is the writing laptop's own clock, which is what a revocation cannot trust
-    rows = [{"origin": e.origin, "seq": e.seq, "entity": e.entity, "id": e.entity_id, "op": e.op, "author": e.author,
-             "claimed_time": when(e.version)} for e in held]
+    rows: list[dict[str, Any]] = [
+        {"origin": e.origin, "seq": e.seq, "entity": e.entity, "id": e.entity_id, "op": e.op, "author": e.author,
+         "claimed_time": when(e.version)} for e in held]
     emit({"laptops": cutoffs.devices, "users": cutoffs.users, "held": rows}, as_json, "\n".join([
         *(f"laptop {device} revoked: entries after #{seq} held" for device, seq in sorted(cutoffs.devices.items())),
         *(f"user {user} revoked" for user in sorted(cutoffs.users)),
         f"held: {len(rows)}",
-        *(f"  {e.origin[:8]}#{e.seq}  {e.op} {e.entity} {e.entity_id[:12]}  by {e.author[:8]}  "
-          f"claimed {when(e.version)}" for e in held)]))
+        *(f"  {r['origin'][:8]}#{r['seq']}  {r['op']} {r['entity']} {r['id'][:12]}  by {r['author'][:8]}  "
+          f"claimed {r['claimed_time']}" for r in rows)]))
 
 
 @network.command("release")
@@ -173,8 +174,15 @@ def network_release(context: Context, device: str, up_to: int, reason: str) -> N
     store, user = context.supervisor()
     with store:
         member = membership.load(store)
-        matches = [d for d in store.cutoffs().devices if d.startswith(device)]
-        if len(matches) != 1:
-            raise click.ClickException(f"{device!r} matches {len(matches)} revoked laptops: give more of its id")
-        membership.release(store, member, matches[0], up_to, user=user.id, reason=reason)
-    click.echo(f"released laptop {matches[0]}'s entries up to #{up_to}; the release spreads with the next syncs")
+        laptop = _one_laptop(device, store.cutoffs().devices, "revoked")
+        membership.release(store, member, laptop, up_to, user=user.id, reason=reason)
+    click.echo(f"released laptop {laptop}'s entries up to #{up_to}; the release spreads with the next syncs")
+
+
+def _one_laptop(typed: str, among: Iterable[str], kind: str) -> str:
+    """The one laptop among `among` whose id starts with what was typed (a whole id is taken as
+    it is, in case this laptop never held that one's certificate)."""
+    matches = [device for device in among if device.startswith(typed)] or ([typed] if len(typed) == 32 else [])
+    if len(matches) != 1:
+        raise click.ClickException(f"{typed!r} matches {len(matches)} {kind} laptops: give more of its id")
+    return matches[0]
