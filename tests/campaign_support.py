@@ -25,18 +25,31 @@ def scaled(pr: int, deep: int) -> int:
     return deep if DEEP else pr
 
 
-def environment(laptop, point: str | None = None) -> dict[str, str]:
-    env = {**os.environ, "FIELDKIT_HOME": str(laptop.home.path), "FIELDKIT_PASSPHRASE": PASSPHRASE,
-           "FIELDKIT_USER": laptop.user.name}
-    env.pop("FIELDKIT_CRASH_AT", None)
+FIELDKIT = [sys.executable, "-m", "fieldkit"]
+
+
+def environment(home: Path, user: str, passphrase: str = PASSPHRASE, point: str | None = None,
+                **extra: str) -> dict[str, str]:
+    """A fieldkit process's environment: this clinic as this user, armed at crash point `point` if
+    given, and none of the FIELDKIT_* settings of the shell that runs the tests."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("FIELDKIT_")}
+    env |= {"FIELDKIT_HOME": str(home), "FIELDKIT_PASSPHRASE": passphrase, "FIELDKIT_USER": user, **extra}
     if point:
         env["FIELDKIT_CRASH_AT"] = point
     return env
 
 
+def environment_of(laptop, point: str | None = None) -> dict[str, str]:
+    return environment(laptop.home.path, laptop.user.name, point=point)
+
+
 def fieldkit(laptop, *args: str, point: str | None = None, **popen) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "fieldkit", *args], env=environment(laptop, point),
-                            text=True, **popen)
+    return subprocess.Popen([*FIELDKIT, *args], env=environment_of(laptop, point), text=True, **popen)
+
+
+def run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """A command to its end, its output kept, nothing on its stdin (a question is refused)."""
+    return subprocess.run(command, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=120)
 
 
 def verified(store) -> dict:

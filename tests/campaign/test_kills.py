@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from campaign_support import environment, fieldkit, record, scaled, verified
+from campaign_support import environment_of, fieldkit, record, run, scaled, verified
 from hub_support import enrol_hub, hub_process, open_storage, running_hub
 from sync_support import PASSPHRASE, journal, network, serving
 
@@ -53,10 +53,9 @@ def test_a_save_killed_at_each_point_loses_nothing_it_acknowledged(tmp_path, tmp
     acknowledged: list[str] = []
     kills = scaled(25, 45)
     for n in range(1, kills + 1):
-        run = subprocess.run([sys.executable, str(SAVER), "100"], env=environment(laptop, f"{point}:{n}"),
-                             capture_output=True, text=True, timeout=120)
-        assert run.returncode == KILLED, run.stderr
-        printed = run.stdout.split()
+        saving = run([sys.executable, str(SAVER), "100"], environment_of(laptop, f"{point}:{n}"))
+        assert saving.returncode == KILLED, saving.stderr
+        printed = saving.stdout.split()
         assert len(printed) == n - 1  # it died at its n-th save, having acknowledged the ones before
         acknowledged += printed
     store, user = reopened(laptop)

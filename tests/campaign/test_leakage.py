@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 
-from campaign_support import environment, record
+from campaign_support import environment_of, record
 from hub_support import HUB_KEY, enrol_hub
 from sync_support import network
 
@@ -29,7 +29,7 @@ async def test_logs_and_temporary_files_hold_no_patient_data(tmp_path, tmp_path_
     private = {"TMPDIR": str(scratch), "FIELDKIT_DEBUG": "1"}  # debug on: the most a process ever says
     with open(logs / "serve.out", "w") as out, open(logs / "serve.err", "w") as err:
         serve = subprocess.Popen([sys.executable, "-m", "fieldkit", "sync", "serve", "--host", "127.0.0.1", "--port", "0"],
-                                 env={**environment(there), **private}, stdout=subprocess.PIPE, stderr=err, text=True)
+                                 env={**environment_of(there), **private}, stdout=subprocess.PIPE, stderr=err, text=True)
         line = serve.stdout.readline()
         out.write(line)
         port = int(re.search(r":(\d+)$", line.strip()).group(1))

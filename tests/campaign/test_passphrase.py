@@ -3,24 +3,16 @@ the old or the new passphrase opening the clinic, never neither (production Argo
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
-from campaign_support import record
+from campaign_support import FIELDKIT, environment, record, run
 
 from fieldkit.errors import WrongPassphrase
 from fieldkit.store.keystore import Keystore
 
 
 def fieldkit(home, *args: str, passphrase: str, new: str | None = None, point: str | None = None):
-    env = {**os.environ, "FIELDKIT_HOME": str(home), "FIELDKIT_PASSPHRASE": passphrase, "FIELDKIT_USER": "amina"}
-    env.pop("FIELDKIT_CRASH_AT", None)
-    env |= {"FIELDKIT_NEW_PASSPHRASE": new} if new else {}
-    env |= {"FIELDKIT_CRASH_AT": point} if point else {}
-    return subprocess.run([sys.executable, "-m", "fieldkit", *args], capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL,
-                          timeout=120)
+    changing = {"FIELDKIT_NEW_PASSPHRASE": new} if new else {}
+    return run([*FIELDKIT, *args], environment(home, "amina", passphrase, point, **changing))
 
 
 def opens(keystore: Keystore, passphrase: str) -> bool:

@@ -4,18 +4,10 @@ directory (as a key file or in hub.toml)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 
-from campaign_support import record
+from campaign_support import FIELDKIT, environment, record, run
 from hub_support import HUB_KEY
-
-
-def fieldkit(*args: str, **env: str) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("FIELDKIT_HUB_")} | env
-    return subprocess.run([sys.executable, "-m", "fieldkit", *args], capture_output=True, text=True,
-                          env=environment, stdin=subprocess.DEVNULL, timeout=120)
 
 
 def refused(result: subprocess.CompletedProcess, words: str) -> bool:
@@ -24,16 +16,19 @@ def refused(result: subprocess.CompletedProcess, words: str) -> bool:
 
 def test_unsafe_configurations_are_refused_in_one_line(tmp_path, tmp_path_factory):
     clinic, passphrase = tmp_path / "clinic", "unsafe config 2026"
-    env = {"FIELDKIT_HOME": str(clinic), "FIELDKIT_PASSPHRASE": passphrase}
-    assert fieldkit("init", "--supervisor", "amina", **env).returncode == 0
+
+    def fieldkit(*args: str, **extra: str) -> subprocess.CompletedProcess:
+        return run([*FIELDKIT, *args], environment(clinic, "amina", passphrase, **extra))
+
+    assert fieldkit("init", "--supervisor", "amina").returncode == 0
     assert clinic.stat().st_mode & 0o777 == 0o700
     cases = {}
 
     clinic.chmod(0o755)  # an administrator "fixed" access to the folder for a backup tool
     (clinic / "keystore.db").chmod(0o644)
-    cases["clinic folder readable by others"] = refused(fieldkit("patient", "search", "x", **env), "chmod 700")
+    cases["clinic folder readable by others"] = refused(fieldkit("patient", "search", "x"), "chmod 700")
     clinic.chmod(0o700)
-    assert fieldkit("patient", "search", "x", **env).returncode == 0
+    assert fieldkit("patient", "search", "x").returncode == 0
 
     hub = tmp_path / "hub"
     assert fieldkit("hub", "init", "--data", str(hub)).returncode == 0
