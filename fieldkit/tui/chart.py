@@ -21,7 +21,7 @@ from fieldkit.tui.words import word
 
 def disputed(record: dict[str, Any], field: str, render) -> str | None:
     """The values two edits gave a safety field, side by side, while it waits for a supervisor."""
-    values = record.get("disputed", {}).get(field)
+    values = record["disputed"].get(field)
     if values is None:
         return None
     return _("DISPUTED {values}").format(values=" | ".join(render(value) for value in values))
