@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import struct
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from sync_support import PASSPHRASE
@@ -67,3 +70,57 @@ def record(tmp_path_factory, threat: str, **figures) -> None:
     folder.mkdir(exist_ok=True)
     with open(folder / f"{os.getpid()}.jsonl", "a") as out:
         out.write(json.dumps({"threat": threat, **figures}) + "\n")
+
+
+# -- the write-logging shim (tests/campaign/shim/iolog.c) for T3 power loss and T15 disk full -------------------
+
+SHIM_SOURCE = Path(__file__).parent / "campaign" / "shim" / "iolog.c"
+OPS = {1: "write", 2: "truncate", 3: "sync", 4: "unlink", 5: "rename", 6: "open"}
+
+
+def iolog_shim(folder: Path) -> Path:
+    """The shim compiled into `folder` (once per folder); the calling test is skipped without a C compiler."""
+    import pytest
+
+    built = folder / "iolog.so"
+    if not built.exists():
+        compiler = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
+        if compiler is None:
+            pytest.skip("no C compiler to build the LD_PRELOAD shim tests/campaign/shim/iolog.c")
+        partial = folder / f"iolog.{os.getpid()}.so"  # xdist workers may build side by side
+        subprocess.run([compiler, "-O2", "-Wall", "-shared", "-fPIC", "-o", str(partial), str(SHIM_SOURCE), "-ldl",
+                        "-lpthread"], check=True, capture_output=True)
+        partial.replace(built)
+    return built
+
+
+def shimmed(env: dict[str, str], shim: Path, watched: Path, log: Path | None = None, **settings: str) -> dict[str, str]:
+    """`env` with the shim preloaded, watching the files under `watched`; IOLOG_* `settings` as given."""
+    extra = {"IOLOG_FILE": str(log)} if log else {}
+    return env | {"LD_PRELOAD": str(shim), "IOLOG_DIR": str(watched), **extra,
+                  **{f"IOLOG_{name.upper()}": value for name, value in settings.items()}}
+
+
+@dataclass(frozen=True)
+class Op:
+    """One logged call: a write's bytes at `offset`, a truncation to `offset`, a sync, an unlink, a rename to `data`."""
+
+    kind: str
+    path: str
+    offset: int
+    data: bytes = b""
+
+
+def io_log(path: Path) -> list[Op]:
+    raw, ops, at = path.read_bytes(), [], 0
+    while at < len(raw):
+        code, path_length, offset, length = struct.unpack_from("<BIqQ", raw, at)
+        at += 21
+        name = raw[at:at + path_length].decode()
+        at += path_length
+        kind = OPS[code]
+        data = b""
+        if kind in ("write", "rename"):
+            data, at = raw[at:at + length], at + length
+        ops.append(Op(kind, name, offset, data))
+    return ops

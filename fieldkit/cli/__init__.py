@@ -15,6 +15,9 @@ import click
 from fieldkit.cli import database, encounters, hub, network, patients, session, setup, sync, users
 from fieldkit.cli.context import Context, open_tui
 
+DISK_FULL = "the disk is full, so nothing was saved: free some space, then try again"
+DISK_FAILED = "the disk could not be written (is it full?), so nothing was saved: free some space, then try again"
+
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--home", envvar="FIELDKIT_HOME", help="Data directory (default: FIELDKIT_HOME or ~/.local/share/fieldkit).")
@@ -53,8 +56,12 @@ def run(args: list[str]) -> int:
     except Exception as exc:  # the one place every failure becomes one line
         if os.environ.get("FIELDKIT_DEBUG"):
             raise
-        from fieldkit.errors import FieldkitError
+        from fieldkit.errors import FieldkitError, disk_refused
 
+        refused = disk_refused(exc)
+        if refused:  # the user can act on it: the write was rolled back
+            click.echo("error: " + (DISK_FULL if refused == "full" else DISK_FAILED), err=True)
+            return 1
         message = str(exc) if isinstance(exc, FieldkitError) else f"internal error: {type(exc).__name__}: {exc}"
         click.echo(f"error: {message}", err=True)
         return 1 if isinstance(exc, FieldkitError) else 2

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import sqlcipher3
 
-from fieldkit.errors import FieldkitError, WrongPassphrase
+from fieldkit.errors import FieldkitError, WrongPassphrase, disk_refused
 from fieldkit.store.schema import migrate
 
 # sqlite-utils catches the standard library's exception classes; sqlcipher3 raises its own, so
@@ -50,7 +50,9 @@ def connect(path: Path, key: bytes | None, *, reader: bool = False) -> sqlcipher
             use_key(conn, key)
         try:
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        except DatabaseError:
+        except DatabaseError as exc:
+            if disk_refused(exc):  # a full disk, not a wrong key: SQLite could not make its shared-memory index
+                raise
             raise WrongPassphrase("cannot open the clinic database: wrong key or not a fieldkit database") from None
         conn.execute(f"PRAGMA busy_timeout = {BUSY_MS}")
         if not reader:

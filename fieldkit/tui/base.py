@@ -20,7 +20,7 @@ from textual.message_pump import MessagePump
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from fieldkit.errors import FieldkitError
+from fieldkit.errors import FieldkitError, disk_refused
 from fieldkit.i18n import _
 from fieldkit.permissions import allowed
 from fieldkit.tui.rtl import shown
@@ -48,6 +48,12 @@ def clinic_app(node: Any) -> FieldkitApp:
 def failure_text(error: BaseException) -> str:
     if isinstance(error, FieldkitError):
         return shown(_(str(error)))
+    refused = disk_refused(error)
+    if refused == "full":
+        return _("The disk is full, so that was not saved; what is on screen is kept. Free some space, then save again.")
+    if refused == "failed":
+        return _("The disk could not be written (is it full?), so that was not saved; what is on screen is kept. "
+                 "Free some space, then save again.")
     return _("Something went wrong and that action did not finish ({kind}). What was saved before is kept.").format(
         kind=type(error).__name__)
 
