@@ -20,6 +20,13 @@ POINTS = (
     # a user's passphrase changed (the keystore re-wraps the database key)
     "keystore.passwd.before_commit",
     "keystore.passwd.after_commit",
+    # a user added: her key slot, committed after her journalled grant
+    "keystore.add_user.before_commit",
+    "keystore.add_user.after_commit",
+    # a laptop enrolled: the supervisor's side issues a certificate, the new laptop keeps it
+    "enrol.issue.before_send",
+    "enrol.join.before_store",
+    "enrol.join.after_store",
     # a LAN session, on either side
     "sync.send.after_batch",
     "sync.recv.after_verify",
@@ -28,6 +35,9 @@ POINTS = (
     "hub.push.after_ack",
     "hub.upload.before_store",
     "hub.upload.after_store",
+    # the hub's SQLite store re-encrypted under a new key (`fieldkit hub key rotate`)
+    "hub.rekey.after_export",
+    "hub.rekey.after_replace",
 )
 
 _armed, _, _nth = os.environ.get("FIELDKIT_CRASH_AT", "").partition(":")

@@ -24,6 +24,7 @@ from typing import Any
 
 import sqlcipher3
 
+from fieldkit.crashpoints import crashpoint
 from fieldkit.errors import FieldkitError
 from fieldkit.store.connection import use_key
 from fieldkit.store.holdback import SETTING_SQL, Cutoffs
@@ -294,9 +295,11 @@ def rekey_sqlite(path: Path, old: bytes, new: bytes) -> None:
     finally:
         storage.close()
     SqliteStorage(fresh, new).close()  # opens under the new key, or the old file stays
+    crashpoint("hub.rekey.after_export")
     for leftover in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         leftover.unlink(missing_ok=True)
     os.replace(fresh, path)
+    crashpoint("hub.rekey.after_replace")
 
 
 class PostgresStorage(HubStorage):

@@ -15,6 +15,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fieldkit.crashpoints import crashpoint
@@ -35,6 +36,7 @@ CREATE TABLE IF NOT EXISTS users (
     memory_kib INTEGER NOT NULL, iterations INTEGER NOT NULL, lanes INTEGER NOT NULL,
     salt BLOB NOT NULL, nonce BLOB NOT NULL, sealed BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS refused (user_id TEXT NOT NULL, at TEXT NOT NULL);
 """
 
 
@@ -115,6 +117,8 @@ class Keystore:
                 raise FieldkitError(_("there is already a user named {name}").format(name=name))
             conn.execute("INSERT INTO users VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (user.id, name, role, language, *sealed))
             journal(user)
+            crashpoint("keystore.add_user.before_commit")
+        crashpoint("keystore.add_user.after_commit")
         return user
 
     def set_language(self, name: str, language: str) -> User:
@@ -179,8 +183,21 @@ class Keystore:
         try:
             key = AESGCM(kek).decrypt(nonce, sealed, self._aad(user.id, memory_kib, iterations, lanes))
         except InvalidTag:
+            # Kept here until the next sign-in copies it into the encrypted audit chain, which a
+            # wrong passphrase cannot open (store/session.audit_refusals).
+            with self._connect() as conn:
+                conn.execute("INSERT INTO refused VALUES (?, ?)", (user.id, datetime.now(UTC).isoformat(timespec="seconds")))
             raise WrongPassphrase(_("wrong passphrase for {name}").format(name=user.name)) from None
         return user, key
+
+    def refusals(self) -> list[tuple[int, str, str]]:
+        """Wrong passphrases not yet audited: (row, user id, when)."""
+        with self._connect() as conn:
+            return conn.execute("SELECT rowid, user_id, at FROM refused ORDER BY rowid").fetchall()
+
+    def forget_refusals(self, up_to: int) -> None:
+        with self._connect() as conn:
+            conn.execute("DELETE FROM refused WHERE rowid <= ?", (up_to,))
 
     def change_passphrase(self, name: str, old: str, new: str) -> None:
         user, key = self.unlock(name, old)

@@ -56,8 +56,26 @@ def unlock(home: Home, name: str, passphrase: str) -> tuple[Store, User]:
     exposed = home.exposure()
     if exposed:
         raise FieldkitError(exposed)
-    user, key = Keystore(home.keystore).unlock(name, passphrase)
-    return refuse_revoked(Store(home.database, key), user), user
+    keystore = Keystore(home.keystore)
+    user, key = keystore.unlock(name, passphrase)
+    store = refuse_revoked(Store(home.database, key), user)
+    audit_refusals(keystore, store)
+    return store, user
+
+
+def audit_refusals(keystore: Keystore, store: Store) -> None:
+    """Copy the wrong passphrases typed since the last sign-in into the audit chain (T13), each
+    under the user whose passphrase was tried. Audited first, forgotten after, so a crash between
+    repeats a row rather than losing one."""
+    refused = keystore.refusals()
+    if not refused:
+        return
+
+    def job(tx: Transaction) -> None:
+        for _row, user_id, at in refused:
+            tx.audit(user_id, "sign-in refused", detail=at)
+    store.write(job)
+    keystore.forget_refusals(refused[-1][0])
 
 
 def refuse_revoked(store: Store, user: User) -> Store:

@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from spake2 import SPAKE2_A, SPAKE2_B
 
+from fieldkit.crashpoints import crashpoint
 from fieldkit.errors import FieldkitError
 from fieldkit.sync import certs, identity
 from fieldkit.sync.certs import Network
@@ -217,6 +218,7 @@ class Offer:
             await _send(writer, _confirmation(key, _SUPERVISOR_CONFIRMS))
             public = _open(key, _TO_SUPERVISOR, await _read(reader, READ_TIMEOUT))
             certificate = certs.enrol(self.network_key, self.network, public)
+            crashpoint("enrol.issue.before_send")
             reply = {"network": self.network.certificate.decode(), "certificate": certificate.decode()}
             await _send(writer, _seal(key, _TO_LAPTOP, json.dumps(reply).encode()))
             self._end(identity.device_id(public))

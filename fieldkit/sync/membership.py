@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from fieldkit.crashpoints import crashpoint
 from fieldkit.errors import FieldkitError
 from fieldkit.store.db import Change, Store, Transaction
 from fieldkit.store.journal import Entry
@@ -69,7 +70,9 @@ def join(store: Store, network: certs.Network, certificate: bytes, network_key: 
     def job(tx: Transaction) -> None:  # all of it or none: a half-joined laptop could not sync
         tx.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(values.items()))
         tx.execute("INSERT OR REPLACE INTO devices VALUES (?, ?)", (store.device_id, certificate))
+    crashpoint("enrol.join.before_store")
     store.write(job)
+    crashpoint("enrol.join.after_store")
     return load(store)
 
 

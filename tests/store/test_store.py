@@ -66,10 +66,13 @@ def test_database_is_not_readable_without_the_key(tmp_path):
 def test_wrong_passphrase_fails_cleanly_and_changes_nothing(tmp_path):
     home, store, _ = new_clinic(tmp_path)
     store.close()
-    before = {p: p.read_bytes() for p in files_under(home.path)}
+    # The keystore only counts the refusal, for the next sign-in to audit (campaign: T13).
+    before = {p: p.read_bytes() for p in files_under(home.path) if p != home.keystore}
+    slots = Keystore(home.keystore).users()
     with pytest.raises(WrongPassphrase, match="wrong passphrase for amina"):
         unlock(home, "amina", "field kit 2027")
-    assert {p: p.read_bytes() for p in files_under(home.path)} == before
+    assert {p: p.read_bytes() for p in files_under(home.path) if p != home.keystore} == before
+    assert Keystore(home.keystore).users() == slots and len(Keystore(home.keystore).refusals()) == 1
 
 
 def test_pragmas_are_enforced(tmp_path):
