@@ -51,7 +51,7 @@ def test_a_save_killed_at_each_point_loses_nothing_it_acknowledged(tmp_path, tmp
     [laptop] = network(tmp_path, 1)
     laptop.store.close()  # the saving process opens it
     acknowledged: list[str] = []
-    kills = scaled(25, 45)
+    kills = scaled(60, 90)
     for n in range(1, kills + 1):
         saving = run([sys.executable, str(SAVER), "100"], environment_of(laptop, f"{point}:{n}"))
         assert saving.returncode == KILLED, saving.stderr
@@ -77,7 +77,7 @@ async def _lan_rounds(tmp_path, point: str, side: str) -> tuple[int, int]:
     there, here = await asyncio.to_thread(network, tmp_path, 2)  # `here` runs in the killed process
     await asyncio.to_thread(here.store.close)
     source = there if side == "receiving" else here
-    kills = scaled(20, 36)
+    kills = scaled(25, 45)
     resent = 0
     async with serving(there) as server:
         for round_number in range(kills):
@@ -122,7 +122,7 @@ async def test_the_hub_killed_at_each_point_of_an_upload_stores_each_entry_once(
     [laptop] = await asyncio.to_thread(network, tmp_path, 1)
     enrol_hub(tmp_path / "hub", laptop)
     url = f"sqlite:///{tmp_path / 'hub' / 'hub.db'}"
-    kills = scaled(15, 30)
+    kills = scaled(20, 35)
     for round_number in range(kills):
         await asyncio.to_thread(register, laptop.clinic, 20, f"h{round_number}-")
         with hub_process(tmp_path / "hub", url, point=point) as (process, address):
@@ -147,7 +147,7 @@ async def test_a_laptop_killed_after_the_hubs_ack_resends_at_most_that_batch(tmp
     await asyncio.to_thread(laptop.store.close)
     enrol_hub(tmp_path / "hub", laptop)
     url = f"sqlite:///{tmp_path / 'hub' / 'hub.db'}"
-    kills = scaled(15, 30)
+    kills = scaled(20, 35)
     async with running_hub(tmp_path / "hub", url) as hub:
         for round_number in range(kills):
             await asyncio.to_thread(register_closed, laptop, 20, f"a{round_number}-")
