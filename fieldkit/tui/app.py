@@ -46,6 +46,7 @@ from fieldkit.tui.messages import (
     RtlChosen,
     SignedIn,
 )
+from fieldkit.tui.network import NetworkScreen
 from fieldkit.tui.pin import Pin
 from fieldkit.tui.register import RegisterScreen
 from fieldkit.tui.settings import SettingsScreen
@@ -63,7 +64,7 @@ LOCK_AFTER_MINUTES = 5  # the laptop's setting (Settings, F11) overrides it
 
 # The app's actions that open a screen only some roles may use (its ACTION in permissions.ACTIONS).
 ROLE_SCREENS: dict[str, type[RoleScreen]] = {"conflicts": ConflictScreen, "day_summary": SummaryScreen, "merge_patients": MergeScreen,
-                "users": UsersScreen}
+                "users": UsersScreen, "network": NetworkScreen}
 
 
 class FieldkitApp(App):
@@ -261,6 +262,9 @@ class FieldkitApp(App):
     def action_users(self) -> None:
         self._open_role_screen("users")
 
+    def action_network(self) -> None:
+        self._open_role_screen("network")
+
     def action_settings(self) -> None:
         if self.desk is not None:
             self.push_screen(SettingsScreen(round(self.idle_lock_seconds / 60)))
@@ -280,6 +284,8 @@ class FieldkitApp(App):
         yield SystemCommand(_("Sync"), _("Peers, progress and history (F9)"), self.action_sync)
         yield SystemCommand(_("Enrol a laptop"), _("A one-time code and QR code for a new laptop (F9, E)"),
                             self.action_enrol)
+        yield SystemCommand(_("Laptops and revocations"), _("Revoke a lost laptop, release what it held (F9, L)"),
+                            self.action_network)
         yield SystemCommand(_("Settings"), _("Language, right-to-left display, PIN (F11)"), self.action_settings)
         yield SystemCommand(_("Lock"), _("Lock the screen now (F12)"), self.action_lock)
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import importlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from fieldkit.permissions import require
 from fieldkit.records import queries, services, worklists
 from fieldkit.records.duplicates import Match, likely_duplicates
 from fieldkit.records.models import Patient
@@ -34,7 +36,28 @@ if TYPE_CHECKING:
     from fieldkit.sync.engine import Engine
 
 T = TypeVar("T")
-__all__ = ["Desk", "Today", "off_loop"]
+__all__ = ["Desk", "Laptop", "Today", "off_loop"]
+
+
+@dataclass(frozen=True)
+class Held:
+    """An entry held back since a revocation; `claimed` is the writer's own clock, which a
+    revocation cannot trust, so it is shown as a claim."""
+
+    seq: int
+    op: str
+    entity: str
+    author: str
+    claimed: str
+
+
+@dataclass(frozen=True)
+class Laptop:
+    device: str
+    this: bool
+    cutoff: int | None  # revoked: its entries after this sequence number are held
+    held: list[Held]
+    refusal: str  # why its last session failed, such as a fork (security.md T11/T12); kept until one succeeds
 
 
 async def off_loop(job: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -74,7 +97,9 @@ class Desk:
 
     async def check_passphrase(self, passphrase: str) -> None:
         """Raise WrongPassphrase unless it is the signed-in user's: unlocking after a lock."""
-        await off_loop(Keystore(self.home.keystore).unlock, self.user.name, passphrase)
+        keystore = Keystore(self.home.keystore)
+        await off_loop(keystore.unlock, self.user.name, passphrase)
+        await off_loop(session.audit_refusals, keystore, self.store)
 
     async def close(self) -> None:
         await off_loop(self.store.close)
@@ -160,6 +185,41 @@ class Desk:
 
     async def unmerge(self, duplicate_id: str) -> None:
         await self._write(services.unmerge, duplicate_id)
+
+    async def laptops(self) -> list[Laptop]:
+        """Every laptop this one knows of in the network, this one first, with what it holds back."""
+        require(self.user.role, "enrol laptops")
+
+        def read() -> list[Laptop]:
+            store = self.store
+            cutoffs, held = store.cutoffs().devices, store.held()
+            refusals = {peer["device"]: peer["error"] for peer in store.peers()}
+            names = dict(store.read(lambda conn: conn.execute("SELECT id, name FROM users").fetchall()))
+            # Whoever wrote an entry this laptop holds, or presented a certificate to it
+            devices = sorted(set(store.version_vector()) | set(store.certificates()) | set(cutoffs) | set(refusals),
+                             key=lambda device: (device != store.device_id, device))
+            return [Laptop(device, device == store.device_id, cutoffs.get(device),
+                           [Held(e.seq, e.op, e.entity, names.get(e.author, e.author[:8]), queries.when(e.version))
+                            for e in held if e.origin == device], refusals.get(device, ""))
+                    for device in devices]
+        return await off_loop(read)
+
+    async def revoke_laptop(self, device: str, reason: str) -> int:
+        """Revoke a laptop with the network key; returns its cut-off."""
+        require(self.user.role, "enrol laptops")
+        store, user = self.store, self.user
+        entry = await off_loop(lambda: membership.revoke(store, membership.load(store), device, user=user.id,
+                                                         reason=reason))
+        return int(entry.payload["cutoff"])
+
+    async def release_laptop(self, device: str, up_to: int, reason: str) -> None:
+        require(self.user.role, "enrol laptops")
+        store, user = self.store, self.user
+        await off_loop(lambda: membership.release(store, membership.load(store), device, up_to, user=user.id,
+                                                  reason=reason))
+
+    async def revoke_user(self, user_id: str, reason: str) -> None:
+        await off_loop(session.revoke_user, self.home, self.store, by=self.user, user_id=user_id, reason=reason)
 
     async def users(self) -> list[User]:
         session.require_manager(self.user)

@@ -148,6 +148,7 @@ class SyncScreen(ClinicScreen):
 
     BINDINGS = [
         Binding("e", "app.enrol", N_("Enrol a laptop"), id="enrol"),
+        Binding("l", "app.network", N_("Laptops"), id="network"),
         Binding("escape", "app.pop_screen", N_("Back"), id="back"),
     ]
 

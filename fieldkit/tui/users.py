@@ -41,6 +41,7 @@ class UsersScreen(RoleScreen):
     BINDINGS = [
         Binding("f2", "add", N_("Add user"), id="add-user", priority=True),
         Binding("f3", "change_role", N_("Change role"), id="change-role", priority=True),
+        Binding("f4", "revoke", N_("Revoke user"), id="revoke-user", priority=True),
         Binding("escape", "app.pop_screen", N_("Back"), id="back"),
         Binding("f12", "app.lock", N_("Lock"), id="lock"),
     ]
@@ -48,6 +49,7 @@ class UsersScreen(RoleScreen):
     def __init__(self) -> None:
         super().__init__()
         self.users: list[User] = []
+        self.revoking: str | None = None  # the user F4 was pressed once for
 
     def compose(self) -> ComposeResult:
         roles = [(word(role), role) for role in ROLES]
@@ -95,8 +97,34 @@ class UsersScreen(RoleScreen):
 
     @on(DataTable.RowHighlighted, "#user-list")
     def highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.revoking = None
         if 0 <= event.cursor_row < len(self.users):
             self.query_one("#new-role", Select).value = self.users[event.cursor_row].role
+
+    def action_revoke(self) -> None:
+        row = self.query_one("#user-list", DataTable).cursor_row
+        if not 0 <= row < len(self.users):
+            self._error(_("choose a user in the list first"))
+            return
+        user = self.users[row]
+        if self.revoking != user.id:  # a revocation cannot be taken back: the key is pressed twice
+            self.revoking = user.id
+            self._error(_("Press F4 again to revoke {name} on every laptop: no more signing in, and entries written "
+                          "as {name} from now on are held for a supervisor.").format(name=shown(user.name)))
+            return
+        self.revoking = None
+        self.revoke(user)
+
+    @background(exclusive=True, group="change")
+    async def revoke(self, user: User) -> None:
+        try:
+            await self.desk.revoke_user(user.id, "")
+        except FieldkitError as exc:
+            self._error(str(exc))
+            return
+        self._error("")
+        self.notify(_("{name} is revoked; the revocation spreads with the next syncs.").format(name=shown(user.name)))
+        self.load()
 
     def _error(self, message: str) -> None:
         self.query_one("#users-error", Label).update(message)
