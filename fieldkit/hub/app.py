@@ -43,6 +43,7 @@ SETTINGS = web.AppKey("settings", HubSettings)
 INGEST = web.AppKey("ingest", asyncio.Semaphore)
 DEVICE = web.RequestKey("device", str)  # for the log line: who called, how many entries
 ENTRIES = web.RequestKey("entries", int)
+REASON = web.ResponseKey("reason", str)  # why a request was refused, for its log line (ASVS 16.3.3)
 
 
 def frame_response(message: messages._Message, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -50,7 +51,9 @@ def frame_response(message: messages._Message, status: int = 200, headers: dict[
 
 
 def refusal(status: int, why: str, **headers: str) -> web.Response:
-    return frame_response(messages.Error(message=why[:500]), status, headers or None)
+    response = frame_response(messages.Error(message=why[:500]), status, headers or None)
+    response[REASON] = why[:500]
+    return response
 
 
 @web.middleware
@@ -71,11 +74,17 @@ async def guarded(request: web.Request, handler: Callable[[web.Request], Awaitab
     except ChainError as exc:  # a gap or a second history: the laptop resumes from the hub's vector
         response = refusal(409, str(exc))
     except web.HTTPException as exc:  # answered here, so that it is logged like any other
-        response = (refusal(413, f"request body over the {MAX_FRAME} byte limit") if exc.status == 413
-                    else web.Response(status=exc.status, text=exc.text))
+        if exc.status == 413:
+            response = refusal(413, f"request body over the {MAX_FRAME} byte limit")
+        else:
+            # With its own headers: a 405 names the methods allowed (RFC 9110), as schemathesis checks.
+            kept = {name: value for name, value in exc.headers.items() if name.lower() != "content-type"}
+            response = web.Response(status=exc.status, text=exc.text, headers=kept)
+            response[REASON] = exc.text or exc.reason
     log.info(json.dumps({"method": request.method, "path": request.path, "status": response.status,
                          "ms": round((time.perf_counter() - started) * 1e3, 1), "device": request.get(DEVICE, ""),
-                         "entries": request.get(ENTRIES, 0), "peer": request.remote or ""}))
+                         "entries": request.get(ENTRIES, 0), "peer": request.remote or "",
+                         "reason": response.get(REASON, "")}))
     return response
 
 

@@ -80,6 +80,8 @@ class Entry:
         for name, value, kind in zip(COLUMNS, row, _TYPES):
             if type(value) is not kind:
                 raise ChainError(f"malformed journal entry: {name} must be {kind.__name__}")
+        if row[1] < 1:  # chains start at 1: a seq of 0 or below is held by nobody, and must not be looked up
+            raise ChainError("malformed journal entry: seq must be 1 or more")
         return cls(*row)
 
 

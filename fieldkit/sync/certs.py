@@ -24,7 +24,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
 
 from fieldkit.errors import FieldkitError
 from fieldkit.sync.identity import device_id, raw_public
@@ -117,6 +117,11 @@ def proven_key(certificate: bytes | x509.Certificate, network: Network) -> tuple
     except ValueError:
         raise CertificateRefused("not a certificate") from None
     try:
+        # The outer algorithm and the signature's BIT STRING header lie outside what the signature
+        # covers: unchecked, one certificate could be re-spelt into others that all verify (T10).
+        if (cert.signature_algorithm_oid != SignatureAlgorithmOID.ED25519
+                or not cert.public_bytes(serialization.Encoding.DER).endswith(b"\x03\x41\x00" + cert.signature)):
+            raise InvalidSignature
         network_public_key(network).verify(cert.signature, cert.tbs_certificate_bytes)
     except InvalidSignature:
         raise CertificateRefused(f"certificate not signed by network {network.name}") from None

@@ -175,6 +175,15 @@ async def _receive(channel: Channel, store: Store, member: Membership, report: R
                 report.peer_vector = dict(message.vector)
             else:
                 raise ProtocolError(f"unexpected {message.kind} message")
+    except FieldkitError as exc:
+        # The batch before this message may have been refused as it was applied (an entry that does
+        # not match its hash): that refusal came first, so it is the one told, not lost unread.
+        if applying is not None:
+            await asyncio.wait([applying])
+            failed = None if applying.cancelled() else applying.exception()
+            if failed is not None and failed is not exc:
+                raise failed from None
+        raise
     finally:
         if applying is not None and not applying.done():
             await asyncio.wait([applying])  # a batch handed to the writer commits whole either way
