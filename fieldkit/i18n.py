@@ -59,6 +59,10 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return _catalogue(_language).ngettext(singular, plural, n)
 
 
+# Languages whose users live by the Solar Hijri calendar (Iran's civil one): dates are shown in it.
+SOLAR_HIJRI = {"fa"}
+
+
 def N_(message: str) -> str:
     return message
 
@@ -89,18 +93,43 @@ def number(value: float | int, places: int | None = None) -> str:
 
 
 def day(value: date | str) -> str:
-    """A calendar day as the locale writes it; ISO strings (storage's form) are accepted."""
+    """A calendar day as the locale writes it, in its civil calendar; ISO strings (storage's form)
+    are accepted."""
     from babel.dates import format_date
 
     if isinstance(value, str):
         value = date.fromisoformat(value[:10])
+    if _language in SOLAR_HIJRI:
+        return digits(_solar_hijri(value))
     return digits(format_date(value, "medium", locale=_locale(_language)))
 
 
 def moment(value: datetime | str) -> str:
     """A date and time to the minute, as the locale writes it."""
-    from babel.dates import format_datetime
+    from babel.dates import format_datetime, format_time
 
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
+    if _language in SOLAR_HIJRI:
+        clock = format_time(value, "short", locale=_locale(_language))
+        return digits(f"{_solar_hijri(value.date())}، {clock}")
     return digits(format_datetime(value, "short", locale=_locale(_language)))
+
+
+def day_entered(value: date | str) -> str:
+    """A day someone typed, echoed for checking: in a Solar Hijri locale with the Gregorian date
+    beside it, since papers from hospitals abroad and national IDs carry that one."""
+    from babel.dates import format_date
+
+    shown = day(value)
+    if _language not in SOLAR_HIJRI:
+        return shown
+    gregorian = date.fromisoformat(value[:10]) if isinstance(value, str) else value
+    return f"{shown} ({digits(format_date(gregorian, 'medium', locale=_locale(_language)))})"
+
+
+def _solar_hijri(value: date) -> str:
+    import jdatetime  # only Persian users pay for it
+
+    shown = jdatetime.date.fromgregorian(date=value)
+    return f"{shown.day} {jdatetime.date.j_months_fa[shown.month - 1]} {shown.year}"

@@ -86,10 +86,16 @@ def test_digits_and_dates_per_locale_for_display_only():
     assert i18n.day("2026-03-09") == "٠٩\u200f/٠٣\u200f/٢٠٢٦"  # with the right-to-left marks CLDR puts there
     i18n.set_language("fa")
     assert i18n.number(1200) == "۱٬۲۰۰"
+    # Iran's civil calendar: 29 November 2026 is 8 Azar 1405; a typed date is echoed with its Gregorian twin
+    assert i18n.day("2026-11-29") == "۸ آذر ۱۴۰۵"
+    assert i18n.day("2026-03-21") == "۱ فروردین ۱۴۰۵"  # Nowruz, the Solar Hijri new year
+    assert i18n.moment("2026-11-29T14:05:00") == "۸ آذر ۱۴۰۵، ۱۴:۰۵"
+    assert i18n.day_entered("2026-11-29").startswith("۸ آذر ۱۴۰۵ (") and "۲۰۲۶" in i18n.day_entered("2026-11-29")
     i18n.set_language("fr")
     assert i18n.number(37.5, 1) == "37,5"
     i18n.set_language("vi")
     assert i18n.digits("120/80") == "120/80"
+    assert i18n.day_entered("2026-11-29") == i18n.day("2026-11-29")  # one calendar, nothing beside it
 
 
 def test_validation_messages_follow_the_language_but_values_stay_canonical():
