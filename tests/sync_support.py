@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from fieldkit.records.services import Clinic
 from fieldkit.store.db import Store
 from fieldkit.store.home import Home
 from fieldkit.store.keystore import User
-from fieldkit.store.session import create_clinic
+from fieldkit.store.session import create_clinic, unlock
 from fieldkit.sync import certs, membership
 from fieldkit.sync.identity import new_device_key, public_key
 from fieldkit.sync.peer import Server, sync_with
@@ -59,6 +60,21 @@ def network(root: Path, count: int, name: str = "Soc Trang mobile clinics") -> l
     founder = new_laptop(root, "laptop0")
     founder.member = membership.create(founder.store, name)
     return [founder] + [enrol(new_laptop(root, f"laptop{i}"), founder) for i in range(1, count)]
+
+
+def copy_laptop(original: Laptop, root: Path) -> Laptop:
+    """A laptop whose store is closed, copied whole into `root` and unlocked: the same device, key,
+    enrolment and history, for a test that needs many fresh networks and not one enrolment each."""
+    home = Home(root / original.name)
+    shutil.copytree(original.home.path, home.path)
+    store, user = unlock(home, original.user.name, PASSPHRASE)
+    return Laptop(original.name, home, store, user, membership.load(store))
+
+
+def reopen(laptop: Laptop) -> None:
+    """The laptop's store closed and unlocked again, as after a crash and a restart."""
+    laptop.store.close()
+    laptop.store, laptop.user = unlock(laptop.home, laptop.user.name, PASSPHRASE)
 
 
 # -- sessions over real loopback TLS, and what to compare after them --------------------------------
