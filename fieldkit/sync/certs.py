@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
@@ -114,7 +114,7 @@ def proven_key(certificate: bytes | x509.Certificate, network: Network) -> tuple
         cert = certificate if isinstance(certificate, x509.Certificate) else (
             x509.load_der_x509_certificate(certificate) if not certificate.startswith(b"-----")
             else x509.load_pem_x509_certificate(certificate))
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):  # a flipped bit in the version is not a ValueError
         raise CertificateRefused("not a certificate") from None
     try:
         # The outer algorithm and the signature's BIT STRING header lie outside what the signature
@@ -123,9 +123,12 @@ def proven_key(certificate: bytes | x509.Certificate, network: Network) -> tuple
                 or not cert.public_bytes(serialization.Encoding.DER).endswith(b"\x03\x41\x00" + cert.signature)):
             raise InvalidSignature
         network_public_key(network).verify(cert.signature, cert.tbs_certificate_bytes)
-    except InvalidSignature:
+    except (InvalidSignature, ValueError, UnsupportedAlgorithm):  # fields are parsed when first read
         raise CertificateRefused(f"certificate not signed by network {network.name}") from None
-    key = cert.public_key()
+    try:
+        key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        raise CertificateRefused("a laptop certificate must carry an Ed25519 key") from None
     if not isinstance(key, Ed25519PublicKey):
         raise CertificateRefused("a laptop certificate must carry an Ed25519 key")
     claimed = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
