@@ -107,9 +107,13 @@ def patient_show(context: Context, patient_id: str, as_json: bool) -> None:
 
 
 def _describe_patient(record: dict[str, Any]) -> str:
+    """The record as text: who, every allergy (those of merged records marked), open and closed
+    follow-ups and referrals, encounters with their diagnoses, prescriptions and corrections."""
     from fieldkit.records.names import full_name
+    from fieldkit.records.queries import every_allergy
 
     disputed = record["disputed"]
+    own = record["id"]
 
     def field(name: str, current: str, render: Callable[[Any], str]) -> str:
         """The field's value, or both values side by side while a supervisor has not settled them."""
@@ -118,25 +122,71 @@ def _describe_patient(record: dict[str, Any]) -> str:
     def ids(identifiers: dict[str, str] | None) -> str:
         return ", ".join(f"{system} {value}" for system, value in (identifiers or {}).items()) or "none"
 
+    def under(patient_id: str) -> str:
+        """Where an item of a merged record came from; nothing for the record's own."""
+        return "" if patient_id == own else f"  [from merged {patient_id}]"
+
     born = field("birth_date", f"{record.get('birth_date') or '?'}{' estimated' if record.get('birth_date_estimated') else ''}",
                  lambda v: v or "?")
     sex = field("sex", record.get("sex") or "unknown", lambda v: v or "unknown")
-    allergies = field("allergies", ", ".join(record.get("allergies") or []), lambda v: ", ".join(v or []) or "none")
     lines = [f"{full_name(record)}  ({sex}, born {born})",
              f"id {record['id']}  phone {record.get('phone') or '-'}  locality {record.get('locality') or '-'}",
              f"identifiers {field('identifiers', ids(record.get('identifiers')), ids)}"]
-    if allergies:
-        lines.append(f"ALLERGIES: {allergies}")
+    for part in every_allergy(record):
+        allergies = (" | ".join(", ".join(v or []) or "none" for v in part["disputed"]) if part["disputed"] is not None
+                     else ", ".join(part["allergies"]))
+        lines.append(f"ALLERGIES: {'DISPUTED ' if part['disputed'] is not None else ''}{allergies}{under(part['patient_id'])}")
     if record.get("merged_into"):
-        lines.append(f"merged into {record['merged_into']}")
+        lines.append(f"merged into {record['merged_into']}: record new encounters there")
+    for other in record.get("merged", ()):
+        lines.append(f"merged here: {other['id']}  {full_name(other)}  phone {other.get('phone') or '-'}  "
+                     f"identifiers {ids(other.get('identifiers'))}  (undo: fieldkit patient unmerge {other['id']})")
+    if record["followups"]:
+        lines.append("follow-ups:")
+    for task in record["followups"]:
+        lines.append(f"  {task['due']}  {task['status']}  {task['reason'] or '-'}{under(task['patient_id'])}")
+    if record["referrals"]:
+        lines.append("referrals:")
+    for task in record["referrals"]:
+        lines.append(f"  to {task['to_facility']}  {task['urgency']}  {task['status']}  {task['reason'] or '-'}"
+                     f"{under(task['patient_id'])}")
+    if record["encounters"]:
+        lines.append("encounters:")
     for encounter in record["encounters"]:
         score = encounter.get("scores", {}).get("news2", {})
         lines.append(f"  {encounter['at']}  {encounter.get('kind')}  NEWS2 {score.get('total', '-')} ({score.get('band', '-')})"
-                     f"{'  ENTERED IN ERROR' if encounter['entered_in_error'] else ''}")
+                     f"{'  ENTERED IN ERROR' if encounter['entered_in_error'] else ''}{under(encounter['patient_id'])}")
+        for diagnosis in encounter.get("diagnoses", []):
+            lines.append(f"    diagnosis {' '.join(filter(None, (diagnosis.get('code'), diagnosis.get('text'))))}")
+        for drug in encounter.get("prescriptions", []):
+            days = f"{drug['duration_days']} days" if drug.get("duration_days") else ""
+            parts = (drug.get("drug"), drug.get("dose"), drug.get("route"), drug.get("frequency"), days)
+            lines.append(f"    prescription {' '.join(filter(None, parts))}")
+        if encounter.get("notes"):
+            lines.append(f"    note {encounter['notes']}")
+        for correction in encounter.get("amendments", []):
+            said = correction.get("note") or correction.get("reason") or ""
+            kind = "amended" if correction["kind"] == "amend" else "entered in error"
+            lines.append(f"    {kind} {correction['at']} by {correction.get('author_name') or correction['author']}: {said}")
     for conflict in record["conflicts"]:
         lines.append(f"  conflict on {conflict['field']}: "
-                     + " vs ".join(json.dumps(c['value'], ensure_ascii=False) for c in conflict["candidates"]))
+                     + " vs ".join(json.dumps(c['value'], ensure_ascii=False) for c in conflict["candidates"])
+                     + under(conflict["patient_id"]))
     return "\n".join(lines)
+
+
+@patient.command("unmerge")
+@click.argument("patient_id")
+@click.pass_obj
+def patient_unmerge(context: Context, patient_id: str) -> None:
+    """Undo a merge: the record merged into another is a record of its own again (a supervisor)."""
+    from fieldkit.records.queries import patient_fields
+
+    clinic = context.clinic()
+    with clinic.store:
+        was = clinic.store.read(lambda conn: (patient_fields(conn, patient_id) or {}).get("merged_into"))
+        clinic.unmerge(patient_id)
+    click.echo(f"{patient_id} is a record of its own again; it was merged into {was}")
 
 
 @patient.command("edit")

@@ -43,35 +43,95 @@ def patient_fields(conn, patient_id: str) -> dict[str, Any] | None:
     return {name: record[name] for name in PATIENT.fields if record[name] is not None}
 
 
+def survivor(conn, patient_id: str) -> str:
+    """The record a merged one now lives in, following merges of merges; itself if not merged.
+
+    Two laptops that merged two records into each other leave a loop: each is then its own
+    survivor, so neither disappears."""
+    seen = [patient_id]
+    while (row := conn.execute("SELECT merged_into FROM patients WHERE id = ?", (seen[-1],)).fetchone()) and row[0]:
+        if row[0] in seen:
+            return patient_id
+        seen.append(row[0])
+    return seen[-1]
+
+
+def merged_here(conn, patient_id: str) -> list[str]:
+    """Records merged into this one, directly or through one merged into it, oldest merge first."""
+    return [pid for pid, _depth in conn.execute(
+        "WITH RECURSIVE under(id, depth) AS (SELECT id, 1 FROM patients WHERE merged_into = ? "
+        "UNION SELECT p.id, u.depth + 1 FROM patients p JOIN under u ON p.merged_into = u.id WHERE u.depth < 16) "
+        "SELECT u.id, min(u.depth) FROM under u JOIN patients p ON p.id = u.id WHERE u.id != ? "
+        "GROUP BY u.id ORDER BY min(p.updated), u.id", (patient_id, patient_id))]
+
+
+def _encounters(conn, ids: list[str], staff: dict[str, str]) -> list[dict[str, Any]]:
+    marks = ",".join("?" * len(ids))
+    encounters = []
+    for eid, ver, author, data in conn.execute(
+        "SELECT e.id, e.ver, e.author, j.data FROM encounters e JOIN journal j ON j.origin = e.origin "
+        f"AND j.seq = e.seq WHERE e.patient_id IN ({marks}) ORDER BY e.recorded DESC", ids
+    ):
+        amendments = [{"kind": kind, "at": when(a_ver), "author": a_author, "author_name": staff.get(a_author, ""),
+                       **json.loads(a_data)}
+                      for kind, a_ver, a_author, a_data in conn.execute(
+                          "SELECT kind, ver, author, data FROM amendments WHERE encounter_id = ? ORDER BY ver", (eid,))]
+        encounters.append({"id": eid, "at": when(ver), "author": author, "author_name": staff.get(author, ""),
+                           **json.loads(data), "amendments": amendments,
+                           "entered_in_error": any(a["kind"] == "entered_in_error" for a in amendments)})
+    return encounters
+
+
 def patient_record(conn, patient_id: str) -> dict[str, Any] | None:
-    """Everything the chart shows about one patient."""
+    """Everything the chart shows about one patient, with everything recorded under the records
+    merged into it: their encounters, follow-ups, referrals and conflicts (each naming its
+    `patient_id`), and their demographics and allergies under `merged`. Nothing is copied or
+    rewritten by a merge; the reads follow `merged_into`."""
     record = _row(conn, "patient", patient_id)
     if record is None:
         return None
     record["registered"], record["updated"] = when(record.pop("created")), when(record["updated"])
-    encounters = []
-    for eid, ver, author, data in conn.execute(
-        "SELECT e.id, e.ver, e.author, j.data FROM encounters e JOIN journal j ON j.origin = e.origin "
-        "AND j.seq = e.seq WHERE e.patient_id = ? ORDER BY e.recorded DESC", (patient_id,)
-    ):
-        amendments = [{"kind": kind, "at": when(a_ver), "author": a_author, **json.loads(a_data)}
-                      for kind, a_ver, a_author, a_data in conn.execute(
-                          "SELECT kind, ver, author, data FROM amendments WHERE encounter_id = ? ORDER BY ver", (eid,))]
-        encounters.append({"id": eid, "at": when(ver), "author": author, **json.loads(data),
-                           "amendments": amendments,
-                           "entered_in_error": any(a["kind"] == "entered_in_error" for a in amendments)})
-    record["encounters"] = encounters
-    record["followups"] = [dict(zip(("id", "due", "reason", "status"), r)) for r in conn.execute(
-        "SELECT id, due, reason, status FROM followups WHERE patient_id = ? AND voided IS NOT 1 ORDER BY due", (patient_id,))]
-    record["referrals"] = [dict(zip(("id", "to_facility", "reason", "urgency", "status"), r)) for r in conn.execute(
-        "SELECT id, to_facility, reason, urgency, status FROM referrals WHERE patient_id = ? AND voided IS NOT 1",
-        (patient_id,))]
-    record["conflicts"] = conflicts(conn, entity_id=patient_id)
+    merged = []
+    for other_id in merged_here(conn, patient_id):
+        other = _row(conn, "patient", other_id) or {"id": other_id}
+        other["registered"], other["merged_at"] = when(other.pop("created")), when(other.pop("updated"))
+        other["disputed"] = _disputed(conflicts(conn, entity_id=other_id))
+        merged.append(other)
+    record["merged"] = merged
+    ids = [patient_id, *(other["id"] for other in merged)]
+    marks = ",".join("?" * len(ids))
+    staff = dict(conn.execute("SELECT id, name FROM users").fetchall())
+    record["encounters"] = _encounters(conn, ids, staff)
+    record["followups"] = [dict(zip(("id", "patient_id", "encounter_id", "due", "reason", "status"), r))
+                           for r in conn.execute(
+        "SELECT id, patient_id, encounter_id, due, reason, status FROM followups "
+        f"WHERE patient_id IN ({marks}) AND voided IS NOT 1 ORDER BY due", ids)]
+    record["referrals"] = [dict(zip(("id", "patient_id", "encounter_id", "to_facility", "reason", "urgency", "status"), r))
+                           for r in conn.execute(
+        "SELECT id, patient_id, encounter_id, to_facility, reason, urgency, status FROM referrals "
+        f"WHERE patient_id IN ({marks}) AND voided IS NOT 1 ORDER BY created", ids)]
+    record["conflicts"] = [c for pid in ids for c in conflicts(conn, entity_id=pid)]
+    record["disputed"] = _disputed([c for c in record["conflicts"] if c["patient_id"] == patient_id])
+    return record
+
+
+def _disputed(found: list[dict[str, Any]]) -> dict[str, list[Any]]:
     # A safety field two edits disagree on shows no single value until a supervisor settles it:
     # every view (chart, CLI, letters, exports) reads this, not the field's last-writer value.
-    record["disputed"] = {c["field"]: [candidate["value"] for candidate in c["candidates"]]
-                          for c in record["conflicts"] if c["needs_review"]}
-    return record
+    return {c["field"]: [candidate["value"] for candidate in c["candidates"]] for c in found if c["needs_review"]}
+
+
+def every_allergy(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The allergies of the record and of each record merged into it, in that order, each part
+    {patient_id, allergies, disputed: the values two edits gave, or None}: what every view lists
+    first, so an allergy recorded under a duplicate is never out of sight."""
+    found = []
+    for part in (record, *record.get("merged", ())):
+        disputed = part.get("disputed", {}).get("allergies")
+        if disputed is not None or part.get("allergies"):
+            found.append({"patient_id": part["id"], "allergies": list(part.get("allergies") or []),
+                          "disputed": disputed})
+    return found
 
 
 def open_patient(tx: Transaction, user: User, patient_id: str) -> dict[str, Any]:

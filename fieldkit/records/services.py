@@ -17,11 +17,12 @@ from typing import Any, TypeVar
 import pydantic
 
 from fieldkit.errors import FieldkitError
+from fieldkit.i18n import _
 from fieldkit.permissions import Write, require, require_write
 from fieldkit.records import queries, search
 from fieldkit.records.duplicates import Match, likely_duplicates
 from fieldkit.records.ids import new_id
-from fieldkit.records.models import Encounter, Patient, age_in_years, describe_error
+from fieldkit.records.models import Encounter, FollowUp, Patient, age_in_years, describe_error
 from fieldkit.records.scores import Score, news2, qsofa
 from fieldkit.store.db import Change, Store, Transaction
 from fieldkit.store.fold import field_versions
@@ -88,7 +89,7 @@ def encounter_changes(encounter: Encounter, *, age_years: float | None = None) -
 def _current(db: Any, patient_id: str) -> dict[str, Any]:
     fields = queries.patient_fields(db, patient_id)
     if fields is None:
-        raise FieldkitError(f"no patient with id {patient_id}")
+        raise FieldkitError(_("no patient with id {id}").format(id=patient_id))
     return fields
 
 
@@ -116,7 +117,7 @@ def edit(tx: Transaction, user: User, patient_id: str, changes: dict[str, Any]) 
     require(user.role, "edit patient")
     unknown = set(changes) - set(Patient.model_fields) or set(changes) & {"merged_into", "voided"}
     if unknown:
-        raise FieldkitError(f"cannot edit {', '.join(sorted(unknown))} here")
+        raise FieldkitError(_("cannot edit {fields} here").format(fields=", ".join(sorted(unknown))))
     current = _current(tx, patient_id)
     updated = validated(Patient, {**current, **changes}).to_fields()
     changed = {name: value for name, value in updated.items() if current.get(name) != value}
@@ -130,7 +131,7 @@ def void(tx: Transaction, user: User, patient_id: str, reason: str) -> None:
     require(user.role, "void patient")
     _current(tx, patient_id)
     if not reason.strip():
-        raise FieldkitError("voiding a patient needs a reason")
+        raise FieldkitError(_("voiding a patient needs a reason"))
     tx.append([_update(tx, "patient", patient_id, {"voided": True}, reason=reason)], user=user.id)
 
 
@@ -138,17 +139,17 @@ def merge(tx: Transaction, user: User, duplicate_id: str, survivor_id: str) -> N
     """Point a duplicate at the record that stays; reversible with `unmerge`, nothing deleted."""
     require(user.role, "merge patients")
     if duplicate_id == survivor_id:
-        raise FieldkitError("a patient cannot be merged into itself")
+        raise FieldkitError(_("a patient cannot be merged into itself"))
     _current(tx, duplicate_id)
     if _current(tx, survivor_id).get("merged_into"):
-        raise FieldkitError(f"{survivor_id} is itself merged; merge into the record it points to")
+        raise FieldkitError(_("{id} is itself merged; merge into the record it points to").format(id=survivor_id))
     tx.append([_update(tx, "patient", duplicate_id, {"merged_into": survivor_id})], user=user.id)
 
 
 def unmerge(tx: Transaction, user: User, duplicate_id: str) -> None:
     require(user.role, "merge patients")
     if not _current(tx, duplicate_id).get("merged_into"):
-        raise FieldkitError(f"{duplicate_id} is not merged")
+        raise FieldkitError(_("{id} is not merged").format(id=duplicate_id))
     tx.append([_update(tx, "patient", duplicate_id, {"merged_into": None})], user=user.id)
 
 
@@ -156,10 +157,10 @@ def resolve_conflict(tx: Transaction, user: User, conflict_id: str, value: Any, 
     """A supervisor's choice for a conflicting field: a new write that supersedes both sides."""
     require(user.role, "resolve conflict")
     if not reason.strip():
-        raise FieldkitError("resolving a conflict needs a reason")
+        raise FieldkitError(_("resolving a conflict needs a reason"))
     found = [c for c in queries.conflicts(tx) if c["id"] == conflict_id]
     if not found:
-        raise FieldkitError(f"no open conflict with id {conflict_id}")
+        raise FieldkitError(_("no open conflict with id {id}").format(id=conflict_id))
     conflict = found[0]
     current = _current(tx, conflict["patient_id"])
     fields = validated(Patient, {**current, conflict["field"]: value}).to_fields()
@@ -175,9 +176,9 @@ def record_encounter(tx: Transaction, user: User, encounter: Encounter | dict[st
     encounter = encounter if isinstance(encounter, Encounter) else validated(Encounter, encounter)
     patient = _current(tx, encounter.patient_id)
     if patient.get("merged_into"):
-        raise FieldkitError(f"this patient was merged into {patient['merged_into']}; record there")
+        raise FieldkitError(_("this patient was merged into {id}; record there").format(id=patient["merged_into"]))
     if patient.get("voided"):
-        raise FieldkitError("this patient record is voided")
+        raise FieldkitError(_("this patient record is voided"))
     birth = patient.get("birth_date")
     age = age_in_years(date.fromisoformat(birth)) if birth else None
     recorded, changes = encounter_changes(encounter, age_years=age)
@@ -187,32 +188,59 @@ def record_encounter(tx: Transaction, user: User, encounter: Encounter | dict[st
 
 def amend(tx: Transaction, user: User, encounter_id: str, note: str) -> None:
     """Add a correction to a saved encounter; the original stays as it was recorded."""
-    _annotate(tx, user, encounter_id, "amend", "note", note)
+    _annotate(tx, user, encounter_id, "amend", note, _("an amendment needs a note"))
 
 
 def entered_in_error(tx: Transaction, user: User, encounter_id: str, reason: str) -> None:
     """Mark a saved encounter as entered in error; it stays in the record, struck through."""
-    _annotate(tx, user, encounter_id, "entered_in_error", "reason", reason)
+    _annotate(tx, user, encounter_id, "entered_in_error", reason, _("marking an encounter entered in error needs a reason"))
 
 
-def _annotate(tx: Transaction, user: User, encounter_id: str, op: str, name: str, value: str) -> None:
+def _annotate(tx: Transaction, user: User, encounter_id: str, op: str, value: str, needed: str) -> None:
     require_write(user.role, Write("encounter", op))
     if not clean_text(value):
-        raise FieldkitError(f"{op.replace('_', ' ')} needs a {name}")
+        raise FieldkitError(needed)
     if not tx.execute("SELECT 1 FROM encounters WHERE id = ?", (encounter_id,)).fetchone():
-        raise FieldkitError(f"no encounter with id {encounter_id}")
+        raise FieldkitError(_("no encounter with id {id}").format(id=encounter_id))
+    if op == "entered_in_error" and tx.execute(
+            "SELECT 1 FROM amendments WHERE encounter_id = ? AND kind = ?", (encounter_id, op)).fetchone():
+        raise FieldkitError(_("this encounter is marked entered in error already"))
+    name = "note" if op == "amend" else "reason"
     tx.append([Change("encounter", encounter_id, op, {name: clean_text(value)})], user=user.id)
+
+
+def _task(tx: Transaction, entity: str, task_id: str) -> dict[str, Any]:
+    table, _statuses = TASKS[entity]
+    row = tx.execute(f"SELECT status, due FROM {table} WHERE id = ?" if entity == "followup"
+                     else f"SELECT status, NULL FROM {table} WHERE id = ?", (task_id,)).fetchone()
+    if row is None:
+        raise FieldkitError(_("no follow-up with id {id}").format(id=task_id) if entity == "followup"
+                            else _("no referral with id {id}").format(id=task_id))
+    return {"status": row[0], "due": row[1]}
 
 
 def set_task_status(tx: Transaction, user: User, entity: str, task_id: str, status: str) -> None:
     """Close a follow-up ('done', 'cancelled') or move a referral ('sent', 'arrived', 'cancelled')."""
     require_write(user.role, Write(entity, "update", ("status",)))
-    table, statuses = TASKS[entity]
+    _table, statuses = TASKS[entity]
     if status not in statuses:
-        raise FieldkitError(f"{entity} status must be one of {', '.join(sorted(statuses))}")
-    if not tx.execute(f"SELECT 1 FROM {table} WHERE id = ?", (task_id,)).fetchone():
-        raise FieldkitError(f"no {entity} with id {task_id}")
-    tx.append([_update(tx, entity, task_id, {"status": status})], user=user.id)
+        raise FieldkitError(_("the status must be one of {statuses}").format(statuses=", ".join(sorted(statuses))))
+    if _task(tx, entity, task_id)["status"] != status:
+        tx.append([_update(tx, entity, task_id, {"status": status})], user=user.id)
+
+
+def reschedule(tx: Transaction, user: User, followup_id: str, due: str | date) -> None:
+    """Move an open follow-up to another day, today or later."""
+    require_write(user.role, Write("followup", "update", ("due",)))
+    task = _task(tx, "followup", followup_id)
+    if task["status"] != "open":
+        raise FieldkitError(_("only an open follow-up can be rescheduled"))
+    day = validated(FollowUp, {"due": due}).due
+    if day < date.today():
+        raise FieldkitError(_("{day} is already past: a follow-up is rescheduled to today or later").format(
+            day=day.isoformat()))
+    if day.isoformat() != task["due"]:
+        tx.append([_update(tx, "followup", followup_id, {"due": day.isoformat()})], user=user.id)
 
 
 class Clinic:
@@ -257,6 +285,9 @@ class Clinic:
 
     def set_task_status(self, entity: str, task_id: str, status: str) -> None:
         self._write(set_task_status, entity, task_id, status)
+
+    def reschedule(self, followup_id: str, due: str | date) -> None:
+        self._write(reschedule, followup_id, due)
 
     def duplicates_of(self, patient: Patient, *, exclude: str = "") -> list[Match]:
         return self.store.read(lambda conn: likely_duplicates(conn, patient, exclude=exclude))

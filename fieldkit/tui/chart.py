@@ -1,19 +1,31 @@
 """A patient's chart: demographics, allergies where nobody can miss them, encounters newest first,
-open follow-ups and referrals, and conflicts waiting on this record. Opening it is audited."""
+open follow-ups and referrals, and conflicts waiting on this record. Opening it is audited.
+
+A record that others were merged into shows what was recorded under them too, each item marked
+with the record it came from ([1] its own, [2]... the merged ones, listed under the name).
+Enter on an encounter opens it in full (amend, entered in error); on a follow-up or referral it
+closes, reschedules or moves it on; F4 edits the demographics; F7 lists the records merged into
+this one, where a supervisor undoes a merge. The palette (ctrl+p) lists every action.
+"""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.command import Hit, Hits, Provider
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
 from fieldkit.i18n import N_, _, day, digits, moment
+from fieldkit.permissions import allowed
 from fieldkit.records.names import full_name
+from fieldkit.records.queries import every_allergy
 from fieldkit.tui.base import ClinicScreen, background
-from fieldkit.tui.messages import OpenEncounter
+from fieldkit.tui.messages import OpenChart, OpenEncounter
+from fieldkit.tui.picker import Picker
 from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
 from fieldkit.tui.words import word
@@ -51,15 +63,45 @@ def demographics(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def marks(record: dict[str, Any]) -> dict[str, str]:
+    """A short mark for each record whose items the chart shows, when others were merged into
+    this one: [1] for its own, [2] and on for the merged ones; none when it stands alone."""
+    ids = [record["id"], *(other["id"] for other in record.get("merged", ()))]
+    return {pid: f"[{digits(str(n))}]" for n, pid in enumerate(ids, 1)} if len(ids) > 1 else {}
+
+
+def _marked(text: str, mark: str) -> str:
+    return f"{mark} {text}" if mark else text
+
+
+def merged_lines(record: dict[str, Any], mark: dict[str, str]) -> str:
+    """What the marks stand for: this record, and each record merged into it, with what tells it apart."""
+    if not mark:
+        return ""
+    lines = [_("{mark} this record; merged into it:").format(mark=mark[record["id"]])]
+    for other in record["merged"]:
+        born = day(other["birth_date"]) if other.get("birth_date") else "?"
+        lines.append(_marked(_("{name} · born {born} · phone {phone} · {ids}").format(
+            name=shown(full_name(other)), born=born, phone=other.get("phone") or "-",
+            ids=_identifiers(other.get("identifiers")) or _("no identifier")), mark[other["id"]]))
+    return "\n".join(lines)
+
+
 def allergies(record: dict[str, Any]) -> str:
-    both = disputed(record, "allergies", lambda v: shown(", ".join(v or [])) or _("none"))
-    if both is not None:
-        return _("ALLERGIES: {list}").format(list=both)
-    found = record.get("allergies") or []
-    return _("ALLERGIES: {list}").format(list=shown(", ".join(found))) if found else _("No known allergies recorded")
+    """Every allergy recorded under this record or one merged into it, each marked with its record."""
+    mark = marks(record)
+    parts = []
+    for part in every_allergy(record):
+        if part["disputed"] is not None:
+            listed = _("DISPUTED {values}").format(values=" | ".join(shown(", ".join(v or [])) or _("none")
+                                                                     for v in part["disputed"]))
+        else:
+            listed = shown(", ".join(part["allergies"]))
+        parts.append(f"{listed} {mark[part['patient_id']]}".rstrip() if mark else listed)
+    return _("ALLERGIES: {list}").format(list="; ".join(parts)) if parts else _("No known allergies recorded")
 
 
-def encounter_line(encounter: dict[str, Any]) -> str:
+def encounter_line(encounter: dict[str, Any], mark: str = "") -> str:
     news2 = encounter.get("scores", {}).get("news2", {})
     diagnoses = "; ".join(d.get("text") or d.get("code") or "" for d in encounter.get("diagnoses", []))
     kind = word(encounter.get("kind", "visit"))
@@ -69,30 +111,79 @@ def encounter_line(encounter: dict[str, Any]) -> str:
         line += "  " + _("[ENTERED IN ERROR]")
     notes = ["    " + _("amended: {note}").format(note=shown(a.get("note")))
              for a in encounter.get("amendments", []) if a["kind"] == "amend"]
-    return "\n".join([line, *notes])
+    return "\n".join([_marked(line.rstrip(), mark), *notes])
+
+
+def open_tasks(record: dict[str, Any]) -> list[tuple[str, tuple[str, dict[str, Any]]]]:
+    """(line, (entity, task)) for each open follow-up and each referral not yet arrived."""
+    mark = marks(record)
+    found = [(_marked(_("follow-up {due} {reason} ({status})").format(
+                 due=day(f["due"]), reason=shown(f["reason"] or ""), status=word(f["status"])), mark.get(f["patient_id"], "")),
+              ("followup", f)) for f in record["followups"] if f["status"] == "open"]
+    found += [(_marked(_("referral to {facility}, {urgency} ({status})").format(
+                  facility=shown(r["to_facility"]), urgency=word(r["urgency"]), status=word(r["status"])),
+                  mark.get(r["patient_id"], "")), ("referral", r))
+              for r in record["referrals"] if r["status"] in ("pending", "sent")]
+    return found
 
 
 def tasks(record: dict[str, Any]) -> str:
-    lines = [_("follow-up {due} {reason} ({status})").format(due=day(f["due"]), reason=shown(f["reason"] or ""),
-                                                            status=word(f["status"]))
-             for f in record["followups"] if f["status"] == "open"]
-    lines += [_("referral to {facility}, {urgency} ({status})").format(
-                  facility=shown(r["to_facility"]), urgency=word(r["urgency"]),
-                  status=word(r["status"]))
-              for r in record["referrals"] if r["status"] in ("pending", "sent")]
-    return "\n".join(lines) or _("No open follow-up or referral")
+    return "\n".join(line for line, _task in open_tasks(record)) or _("No open follow-up or referral")
 
 
 def conflicts(record: dict[str, Any]) -> str:
-    return "\n".join(
+    mark = marks(record)
+    return "\n".join(_marked(
         _("CONFLICT on {field}: ").format(field=word(c["field"])) + " / ".join(repr(v["value"]) for v in c["candidates"])
-        + (" " + _("(waits for a supervisor)") if c["needs_review"] else "")
+        + (" " + _("(waits for a supervisor)") if c["needs_review"] else ""), mark.get(c["patient_id"], ""))
         for c in record["conflicts"])
 
 
+# What can be done from the chart, for the footer's overflow: the command palette (ctrl+p).
+ACTIONS = (
+    (N_("Open the encounter or task under the cursor"), N_("Tab to the list, Up/Down, Enter"), "open"),
+    (N_("New encounter"), "F5", "encounter"),
+    (N_("Edit details"), N_("name, birth date, sex, phone, locality, allergies (F4)"), "edit"),
+    (N_("Amend an encounter, or mark it entered in error"), N_("Enter on the encounter, then F3 or F4"), "open_encounter"),
+    (N_("Close or reschedule a follow-up"), N_("Enter on the follow-up"), "open_task"),
+    (N_("Change a referral's state"), N_("Enter on the referral: sent, arrived, cancelled"), "open_task"),
+    (N_("Merged records and unmerge"), N_("the records merged into this one; F3 there undoes a merge (F7)"), "merge"),
+)
+
+
+class ChartActions(Provider):
+    """The chart's actions in the command palette, each with the key that does it."""
+
+    async def discover(self) -> Hits:
+        for hit in self._hits(lambda _text: 1.0):
+            yield hit
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for hit in self._hits(matcher.match):
+            if hit.score > 0:
+                yield hit
+
+    def _hits(self, score):
+        screen = self.screen
+        if not isinstance(screen, ChartScreen):
+            return
+        for title, help_text, action in ACTIONS:
+            if screen.check_action(action, ()) is False:
+                continue
+            text = _(title)
+            yield Hit(score(text), text, partial(screen.run_action, action), text=text,
+                      help=_(help_text) if help_text != "F5" else help_text)
+
+
 class ChartScreen(ClinicScreen):
+    COMMANDS = {ChartActions}
     BINDINGS = [
+        Binding("enter", "open", N_("Open"), id="open-item"),
         Binding("f5", "encounter", N_("New encounter"), id="new-encounter"),
+        Binding("f4", "edit", N_("Edit"), id="edit-patient"),
+        Binding("f7", "merge", N_("Merge"), id="merged-records"),
+        Binding("f3", "survivor", N_("Open the record it is merged into"), id="open-survivor"),
         Binding("escape", "app.pop_screen", N_("Back"), id="back"),
         Binding("f12", "app.lock", N_("Lock"), id="lock"),
     ]
@@ -106,12 +197,13 @@ class ChartScreen(ClinicScreen):
         yield StatusBar()
         with VerticalScroll(id="chart"):
             yield Static(_("opening…"), id="demographics")
+            yield Static(id="merged")
             yield Static(id="allergies")
             yield Static(id="conflicts", classes="warning")
             yield Static(_("Open tasks"), classes="title")
-            yield Static(id="tasks")
+            yield Picker[tuple[str, dict[str, Any]]](id="tasks")
             yield Static(_("Encounters"), classes="title")
-            yield Static(id="encounters")
+            yield Picker[dict[str, Any]](id="encounters")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -123,15 +215,84 @@ class ChartScreen(ClinicScreen):
     @background(exclusive=True)
     async def load(self) -> None:
         record = self.record = await self.desk.patient(self.patient_id)
+        mark = marks(record)
         self.query_one("#demographics", Static).update(demographics(record))
+        self.query_one("#merged", Static).update(merged_lines(record, mark))
+        self.query_one("#merged").display = bool(mark)
         allergy = self.query_one("#allergies", Static)
         allergy.update(allergies(record))
-        allergy.set_class(bool(record.get("allergies")) or "allergies" in record["disputed"], "alert")
+        allergy.set_class(bool(every_allergy(record)), "alert")
         self.query_one("#conflicts", Static).update(conflicts(record))
-        self.query_one("#tasks", Static).update(tasks(record))
-        self.query_one("#encounters", Static).update(
-            "\n".join(encounter_line(e) for e in record["encounters"]) or _("No encounter yet"))
+        task_list = self.query_one("#tasks", Picker)
+        task_list.show(open_tasks(record), _("No open follow-up or referral"))
+        encounter_list = self.query_one("#encounters", Picker)
+        encounter_list.show([(encounter_line(e, mark.get(e.get("patient_id", ""), "")), e) for e in record["encounters"]],
+                            _("No encounter yet"))
+        if not isinstance(self.focused, Picker):
+            (task_list if task_list.items else encounter_list).focus()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        record = self.record
+        if action == "merge":
+            return record is not None and allowed(self.desk.user.role, "merge patients") and not record.get("merged_into")
+        if action == "survivor":
+            return record is not None and bool(record.get("merged_into"))
+        if action in ("open", "edit", "open_encounter", "open_task"):
+            return record is not None
+        return True
+
+    def _picked(self) -> Any:
+        focused = self.focused
+        return (focused.id, focused.chosen) if isinstance(focused, Picker) and focused.chosen is not None else (None, None)
+
+    def action_open(self) -> None:
+        where, item = self._picked()
+        if where == "encounters":
+            self._open_encounter(item)
+        elif where == "tasks":
+            self._open_task(*item)
+
+    def action_open_encounter(self) -> None:
+        encounters = self.query_one("#encounters", Picker)
+        encounters.focus()
+        if encounters.chosen is not None:
+            self._open_encounter(encounters.chosen)
+
+    def action_open_task(self) -> None:
+        self.query_one("#tasks", Picker).focus()
+        if not self.query_one("#tasks", Picker).items:
+            self.notify(_("No open follow-up or referral"))
+
+    def _open_encounter(self, encounter: dict[str, Any]) -> None:
+        from fieldkit.tui.encounter_view import EncounterView
+
+        if self.record is not None:
+            self.app.push_screen(EncounterView(self.record, encounter["id"]))
+
+    def _open_task(self, entity: str, task: dict[str, Any]) -> None:
+        from fieldkit.tui.task import TaskScreen
+
+        if not allowed(self.desk.user.role, "update task"):
+            self.notify(_("Only a clinician or a supervisor changes follow-ups and referrals."), severity="warning")
+            return
+        self.app.push_screen(TaskScreen(entity, task))
 
     def action_encounter(self) -> None:
         if self.record is not None:
             self.post_message(OpenEncounter(self.patient_id, self.record))
+
+    def action_edit(self) -> None:
+        from fieldkit.tui.edit import EditScreen
+
+        if self.record is not None:
+            self.app.push_screen(EditScreen(self.record))
+
+    def action_merge(self) -> None:
+        from fieldkit.tui.merge import MergeScreen
+
+        self.app.push_screen(MergeScreen(self.patient_id))
+
+    def action_survivor(self) -> None:
+        if self.record is not None and self.record.get("merged_into"):
+            self.post_message(OpenChart(self.record["merged_into"]))

@@ -5,7 +5,8 @@ clerk's reason were journalled with it), or, for a name, id or phone typed above
 duplicates of the patients it finds. Enter shows both records side by side, the field names
 between them so two right-to-left columns never touch. 1 or 2 picks the record that stays; F2
 asks once more, then points the other at it (`merged_into`: nothing is deleted). F3 undoes the
-merge just made.
+merge just made, or any time later that of a pair shown merged: a name, id or phone of either
+lists the records merged into the patient it finds (the chart's F7 opens this screen so).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ SIDE_WIDTH = 30  # two record columns and the labels between them fit 80 columns
 
 def why(found: dict[str, Any]) -> str:
     """Why a pair may be one person, in words: the matcher's reasons, or the clerk's at registration."""
+    if found.get("merged"):
+        return _("Merged already: F3 undoes the merge")
     if "reasons" in found:
         return _("Alike: {reasons}").format(reasons=", ".join(_(reason) for reason in found["reasons"]))
     typed = found.get("registered_anyway")
@@ -117,8 +120,9 @@ class MergeScreen(RoleScreen):
         Binding("f12", "app.lock", N_("Lock"), id="lock"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, query: str = "") -> None:
         super().__init__()
+        self.given = query  # from a chart: its id, so its merged records and likely duplicates are listed
         self.pairs: list[dict[str, Any]] = []
         self.records: list[dict[str, Any]] = []  # the pair shown side by side
         self.survivor: int | None = None  # 0 or 1: which of `records` stays
@@ -127,7 +131,7 @@ class MergeScreen(RoleScreen):
     def compose(self) -> ComposeResult:
         yield StatusBar()
         with Vertical(id="merge"):
-            yield Input(placeholder=_("Find pairs for a name, id or phone; empty: pairs flagged at registration"),
+            yield Input(self.given, placeholder=_("Find pairs for a name, id or phone; empty: pairs flagged at registration"),
                         id="pair-search", compact=True)
             yield Static(id="pairs-title", classes="title")
             yield DataTable(id="pairs", cursor_type="row")
@@ -151,7 +155,7 @@ class MergeScreen(RoleScreen):
         if action in ("keep", "merge"):
             return bool(self.records)
         if action == "undo":
-            return self.merged is not None
+            return self._undoable() is not None
         return True
 
     @on(Input.Changed, "#pair-search")
@@ -187,7 +191,8 @@ class MergeScreen(RoleScreen):
         table.clear()
         for pair in self.pairs:
             first, second = pair["first"], pair["second"]
-            table.add_row(shown(first.full_name), f"{born(first)} / {born(second)}", shown(second.full_name))
+            merged = " (" + _("merged") + ")" if pair["why"].get("merged") else ""
+            table.add_row(shown(first.full_name), f"{born(first)} / {born(second)}", shown(second.full_name) + merged)
 
     @on(DataTable.RowSelected, "#pairs")
     def chosen(self, event: DataTable.RowSelected) -> None:
@@ -199,7 +204,8 @@ class MergeScreen(RoleScreen):
         self.records = [await self.desk.patient(first), await self.desk.patient(second)]
         self.survivor = None
         self._draw_sides()
-        self._note(f"{reason}\n{_('1 or 2: the record that stays; then F2 to merge')}")
+        choose = _("1 or 2: the record that stays; then F2 to merge")
+        self._note(reason if self._undoable() else f"{reason}\n{choose}")
         self.query_one("#merge-error", Label).update("")
         self.refresh_bindings()
 
@@ -248,14 +254,22 @@ class MergeScreen(RoleScreen):
                                                                 stays=shown(full_name(stays))))
         await self._after_change(_("Merged. F3 undoes it."))
 
+    def _undoable(self) -> dict[str, Any] | None:
+        """The record to unmerge: of the pair shown, the one merged into the other; else the merge just made."""
+        if len(self.records) == 2:
+            for goes, stays in (self.records, self.records[::-1]):
+                if goes.get("merged_into") == stays["id"]:
+                    return goes
+        return self.merged[0] if self.merged is not None else None
+
     def action_undo(self) -> None:
         self.undo()
 
     @background(exclusive=True, group="pair")
     async def undo(self) -> None:
-        if self.merged is None:
+        goes = self._undoable()
+        if goes is None:
             return
-        goes = self.merged[0]
         try:
             await self.desk.unmerge(goes["id"])
         except FieldkitError as exc:
