@@ -15,11 +15,13 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from fieldkit.errors import FieldkitError
-from fieldkit.i18n import N_, _
+from fieldkit.i18n import N_, _, day
+from fieldkit.records.dates import parse_day
 from fieldkit.records.names import full_name
+from fieldkit.records.problems import describe_error as describe_error
 from fieldkit.text import ascii_digits, clean_text, parse_number
 
 Sex = Literal["female", "male", "other", "unknown"]
@@ -70,20 +72,6 @@ GLUCOSE: dict[str, Measure] = {
 }
 
 
-def describe_error(exc: ValidationError) -> str:
-    """A pydantic error as one line: `field: problem; other field: problem`."""
-    parts = []
-    for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"]) or "input"
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "missing":
-            message = "is required"
-        elif error["type"] == "literal_error":
-            message = f"{error.get('input')!r} is not one of {error['ctx']['expected']}"
-        parts.append(f"{where}: {message}")
-    return "; ".join(parts)
-
-
 def _format(value: float, decimals: int) -> str:
     return f"{value:.{decimals}f}" if decimals else f"{value:g}"
 
@@ -95,7 +83,10 @@ def round_half_up(value: float, decimals: int = 0) -> float:
 
 def check_measure(measure: Measure, value: Any) -> float:
     """Parse a typed reading and refuse it outside the possible range."""
-    number = round_half_up(parse_number(value), max(measure.decimals, 1))
+    try:
+        number = round_half_up(parse_number(value), max(measure.decimals, 1))
+    except ValueError:
+        raise ValueError(_("“{typed}” is not a number").format(typed=value)) from None
     low, high = measure.possible
     if not low <= number <= high:
         raise ValueError(_("{value} {unit} is not possible (allowed {low}–{high} {unit})").format(
@@ -155,7 +146,10 @@ class Vitals(Record):
     @classmethod
     def _number(cls, value: Any) -> float | None:
         value = _optional_text(value)
-        return None if value is None else parse_number(value)
+        try:
+            return None if value is None else parse_number(value)
+        except ValueError:
+            raise ValueError(_("“{typed}” is not a number").format(typed=value)) from None
 
     @field_validator("avpu", mode="before")
     @classmethod
@@ -163,18 +157,22 @@ class Vitals(Record):
         value = _optional_text(value)
         return value.upper() if isinstance(value, str) else value
 
-    @model_validator(mode="after")
-    def _consistent(self) -> "Vitals":
-        if self.glucose is not None:
-            try:
-                check_measure(GLUCOSE[self.glucose_unit], self.glucose)
-            except ValueError as exc:
-                raise ValueError(f"glucose {exc}") from None
-        if self.systolic_bp is not None and self.diastolic_bp is not None \
-                and self.diastolic_bp >= self.systolic_bp:
-            raise ValueError(f"diastolic BP {self.diastolic_bp:g} must be below systolic {self.systolic_bp:g} "
-                             "(were they swapped?)")
-        return self
+    # Checks across fields sit on the later field, so a refusal names the field to correct.
+    @field_validator("diastolic_bp")
+    @classmethod
+    def _below_systolic(cls, value: float | None, info) -> float | None:
+        systolic = info.data.get("systolic_bp")
+        if value is not None and systolic is not None and value >= systolic:
+            raise ValueError(_("{diastolic} must be below systolic {systolic} (were they swapped?)").format(
+                diastolic=f"{value:g}", systolic=f"{systolic:g}"))
+        return value
+
+    @field_validator("glucose_unit")
+    @classmethod
+    def _glucose_possible(cls, unit: str, info) -> str:
+        if info.data.get("glucose") is not None:
+            check_measure(GLUCOSE[unit], info.data["glucose"])
+        return unit
 
     def warnings(self) -> list[str]:
         """Alarming but possible readings, for the person recording them to double-check."""
@@ -219,21 +217,23 @@ class Patient(Record):
     @classmethod
     def _has_letters(cls, value: str) -> str:
         if not any(ch.isalpha() for ch in value):
-            raise ValueError("a name needs at least one letter")
+            raise ValueError(_("a name needs at least one letter"))
         return value
 
     @field_validator("birth_date", mode="before")
     @classmethod
     def _birth_date(cls, value: Any) -> Any:
         value = _optional_text(value)
-        return ascii_digits(value) if isinstance(value, str) else value
+        return parse_day(value) if isinstance(value, str) else value
 
     @field_validator("birth_date")
     @classmethod
     def _plausible_birth(cls, value: date | None) -> date | None:
-        if value is not None and not OLDEST_BIRTH <= value <= date.today():
-            raise ValueError(f"{value.isoformat()} is not a possible birth date "
-                             f"(between {OLDEST_BIRTH.isoformat()} and today)")
+        if value is not None and value > date.today():
+            raise ValueError(_("{day} is in the future: a birth date cannot be").format(day=day(value)))
+        if value is not None and value < OLDEST_BIRTH:
+            raise ValueError(_("{day} is not a possible birth date (from {first} to today)").format(
+                day=day(value), first=day(OLDEST_BIRTH)))
         return value
 
     @field_validator("phone", mode="before")
@@ -247,7 +247,8 @@ class Patient(Record):
         if compact.startswith("00"):
             compact = "+" + compact[2:]
         if not _PHONE.fullmatch(compact):
-            raise ValueError(f"{value!r} is not a phone number (6 to 15 digits, optional leading +)")
+            raise ValueError(_("“{typed}” is not a phone number (6 to 15 digits, optional leading +)").format(
+                typed=value))
         return compact
 
     @field_validator("identifiers", mode="before")
@@ -259,7 +260,7 @@ class Patient(Record):
         for system, ident in value.items():
             system, ident = clean_text(str(system)).casefold(), ascii_digits(clean_text(str(ident)))
             if not system or not ident:
-                raise ValueError("an identifier needs a system and a value, e.g. national=29801011234567")
+                raise ValueError(_("an identifier needs a system and a value, like national=29801011234567"))
             cleaned[system] = ident
         return cleaned
 
@@ -274,7 +275,7 @@ class Patient(Record):
     @model_validator(mode="after")
     def _estimate_needs_date(self) -> "Patient":
         if self.birth_date_estimated and self.birth_date is None:
-            raise ValueError("an estimated birth date needs a date (give the age instead)")
+            raise ValueError(_("an estimated birth date needs a date (give the age instead)"))
         return self
 
     @property
@@ -285,7 +286,7 @@ class Patient(Record):
     def estimated_birth_date(age_years: float, today: date | None = None) -> date:
         """The birth date of someone `age_years` old today (fractions for infants: 0.5 is 6 months)."""
         if not 0 <= age_years <= MAX_AGE_YEARS:
-            raise ValueError(f"{age_years:g} years is not possible (0–{MAX_AGE_YEARS})")
+            raise ValueError(_("{age} years is not possible (0–{oldest})").format(age=f"{age_years:g}", oldest=MAX_AGE_YEARS))
         today = today or date.today()
         whole = int(age_years)
         try:
@@ -302,10 +303,15 @@ class Patient(Record):
 
 def estimated_birth(age: str | float) -> dict[str, Any]:
     """The birth-date fields of someone whose age alone is known, as typed in any script."""
+    label = _("Age")
     try:
-        born = Patient.estimated_birth_date(parse_number(age))
+        years = parse_number(age)
+    except ValueError:
+        raise FieldkitError(f"{label}: " + _("“{typed}” is not a number").format(typed=age)) from None
+    try:
+        born = Patient.estimated_birth_date(years)
     except ValueError as exc:
-        raise FieldkitError(f"age: {exc}") from None
+        raise FieldkitError(f"{label}: {exc}") from None
     return {"birth_date": born.isoformat(), "birth_date_estimated": True}
 
 
@@ -325,13 +331,13 @@ class Diagnosis(Record):
             return None
         code = value.upper()
         if not _ICD10.fullmatch(code):
-            raise ValueError(f"{value!r} is not an ICD-10 code (like J18.9)")
+            raise ValueError(_("“{typed}” is not an ICD-10 code (like J18.9)").format(typed=value))
         return code
 
     @model_validator(mode="after")
     def _something(self) -> "Diagnosis":
         if not self.code and not self.text:
-            raise ValueError("a diagnosis needs a code or a text")
+            raise ValueError(_("a diagnosis needs a code or a text"))
         return self
 
 
@@ -351,7 +357,10 @@ class Prescription(Record):
     @classmethod
     def _days(cls, value: Any) -> Any:
         value = _optional_text(value)
-        return None if value is None else parse_number(value)
+        try:
+            return None if value is None else parse_number(value)
+        except ValueError:
+            raise ValueError(_("“{typed}” is not a number").format(typed=value)) from None
 
 
 class Referral(Record):
@@ -371,8 +380,8 @@ class FollowUp(Record):
 
     @field_validator("due", mode="before")
     @classmethod
-    def _digits(cls, value: Any) -> Any:
-        return ascii_digits(clean_text(value)) if isinstance(value, str) else value
+    def _day(cls, value: Any) -> Any:
+        return parse_day(value) if isinstance(value, str) else value
 
     @field_validator("reason", mode="before")
     @classmethod

@@ -28,15 +28,48 @@ def test_impossible_vitals_are_refused_naming_field_and_range(name):
     low, high = MEASURES[name].possible
     for value in (low - 1 if low >= 1 else low / 2, high + 1):
         message = refusal(Vitals, {name: value})
-        assert message.startswith(f"{name}:") and f"{low:g}" in message and f"{high:g}" in message
+        assert message.startswith(f"{MEASURES[name].label}:") and f"{low:g}" in message and f"{high:g}" in message
         assert MEASURES[name].unit in message
     assert getattr(Vitals.model_validate({name: low}), name) == low
     assert getattr(Vitals.model_validate({name: high}), name) == high
 
 
-def test_encounter_error_names_the_nested_field():
+def test_encounter_error_names_the_nested_field_as_staff_call_it():
     message = refusal(Encounter, {"patient_id": "p", "vitals": {"temperature_c": 52}})
-    assert message == "vitals.temperature_c: 52.0 °C is not possible (allowed 25–45 °C)"
+    assert message == "Temperature: 52.0 °C is not possible (allowed 25–45 °C)"
+    message = refusal(Encounter, {"patient_id": "p", "diagnoses": [{"text": "fever"}, {"code": "zz"}],
+                                  "prescriptions": [{"drug": ""}], "follow_up": {"due": "soon"}})
+    assert message.startswith("Diagnosis 2, ICD-10 code: “zz” is not an ICD-10 code")
+    assert "Prescription 1, Drug: is required" in message and "Follow-up date: “soon” is not a date" in message
+
+
+def test_problems_keep_the_path_for_the_screen_and_never_pass_on_pydantic_english():
+    from fieldkit.records.problems import problems
+
+    with pytest.raises(ValidationError) as caught:
+        Encounter.model_validate({"patient_id": "p", "kind": "ward", "vitals": {"pulse": "fast"},
+                                  "prescriptions": [{"drug": "x", "duration_days": 999}], "notes": "x" * 6000})
+    found = problems(caught.value)
+    assert [p.where for p in found] == [("kind",), ("vitals", "pulse"), ("prescriptions", 0, "duration_days"),
+                                        ("notes",)]
+    assert [p.text for p in found] == [
+        "Encounter kind: “ward” is not one of: visit, teletriage, home, screening or vaccination",
+        "Pulse: “fast” is not a number", "Prescription 1, Days: must be at most 365",
+        "Notes: is too long (at most 5000 characters)"]
+    assert not any("Input should" in p.text or "Value error" in p.text for p in found)
+
+
+def test_refusals_speak_the_users_language(monkeypatch):
+    from fieldkit import i18n
+
+    i18n.set_language("ar")
+    try:
+        message = refusal(Patient, {"given_name": "ليلى", "birth_date": "31/12/90"})
+        assert message.startswith("تاريخ الميلاد: «31/12/90»") and "٣١/١٢/١٩٩٠" in message
+        message = refusal(Encounter, {"patient_id": "p", "vitals": {"temperature_c": "٥٢"}})
+        assert message.startswith("الحرارة: ") and "25–45" in message
+    finally:
+        i18n.set_language("en")
 
 
 @pytest.mark.parametrize("typed", ["39.2", "٣٩٫٢", "۳۹٫۲", "39,2", " 39.2 ", "٣٩.٢", 39.2])
@@ -49,12 +82,12 @@ def test_non_numbers_are_refused(typed):
     if typed == "":
         assert Vitals.model_validate({"pulse": typed}).pulse is None  # blank field: not measured
     else:
-        assert refusal(Vitals, {"pulse": typed}).startswith("pulse:")
+        assert refusal(Vitals, {"pulse": typed}).startswith("Pulse:")
 
 
 def test_glucose_range_follows_its_unit_and_is_never_converted():
     assert Vitals.model_validate({"glucose": "٥٫٥", "glucose_unit": "mmol/L"}).glucose == 5.5
-    assert "glucose" in refusal(Vitals, {"glucose": 120, "glucose_unit": "mmol/L"})
+    assert "Blood glucose: 120.0 mmol/L is not possible" in refusal(Vitals, {"glucose": 120, "glucose_unit": "mmol/L"})
     assert Vitals.model_validate({"glucose": 120}).to_fields() == {"glucose": 120.0, "glucose_unit": "mg/dL",
                                                                   "on_oxygen": False}
 
@@ -71,7 +104,7 @@ def test_alarming_values_are_saved_with_a_warning():
 
 def test_avpu_is_one_of_acvpu():
     assert Vitals.model_validate({"avpu": "c"}).avpu == "C"
-    assert "avpu" in refusal(Vitals, {"avpu": "X"})
+    assert "Consciousness" in refusal(Vitals, {"avpu": "X"})
 
 
 def test_names_are_nfc_without_bidi_controls():
@@ -96,9 +129,9 @@ def test_cleaned_names_are_normalised_and_free_of_controls(raw):
 
 
 def test_a_name_needs_a_letter():
-    assert refusal(Patient, {"given_name": " "}).startswith("given_name:")
-    assert refusal(Patient, {"given_name": "123"}).startswith("given_name:")
-    assert "given_name: is required" in refusal(Patient, {})
+    assert refusal(Patient, {"given_name": " "}).startswith("Given name:")
+    assert refusal(Patient, {"given_name": "123"}).startswith("Given name: a name needs at least one letter")
+    assert "Given name: is required" in refusal(Patient, {})
 
 
 @pytest.mark.parametrize("typed, stored", [
@@ -110,10 +143,24 @@ def test_phones_are_stored_as_digits(typed, stored):
 
 
 def test_bad_phone_and_birth_date_are_refused():
-    assert refusal(Patient, {"given_name": "Lan", "phone": "12"}).startswith("phone:")
+    assert refusal(Patient, {"given_name": "Lan", "phone": "12"}).startswith("Phone: “12” is not a phone number")
     tomorrow = (date.today() + timedelta(days=1)).isoformat()
-    assert "not a possible birth date" in refusal(Patient, {"given_name": "Lan", "birth_date": tomorrow})
+    assert "is in the future" in refusal(Patient, {"given_name": "Lan", "birth_date": tomorrow})
+    assert "not a possible birth date" in refusal(Patient, {"given_name": "Lan", "birth_date": "31/12/1899"})
     assert Patient.model_validate({"given_name": "Lan", "birth_date": "١٩٨٨-٠٣-٠٢"}).birth_date == date(1988, 3, 2)
+
+
+@pytest.mark.parametrize("typed", ["31/12/1990", "31.12.1990", "31-12-1990", "1990-12-31", "٣١/١٢/١٩٩٠",
+                                   "۳۱/۱۲/۱۹۹۰", " 31 / 12 / 1990 "])
+def test_birth_dates_as_people_type_them(typed):
+    assert Patient.model_validate({"given_name": "Lan", "birth_date": typed}).birth_date == date(1990, 12, 31)
+
+
+def test_a_follow_up_in_the_past_is_kept_and_a_typed_one_is_read_day_first():
+    from fieldkit.records.models import FollowUp
+
+    assert FollowUp.model_validate({"due": "03/04/2027"}).due == date(2027, 4, 3)
+    assert FollowUp.model_validate({"due": "01.02.2020"}).due == date(2020, 2, 1)  # the screen warns; never refused
 
 
 def test_age_only_entry_gives_an_estimated_birth_date():
@@ -146,5 +193,5 @@ def test_encounter_parts_validate_and_the_tasks_stay_out_of_its_payload():
                                                                                          "on_oxygen": False}
     assert "ICD-10" in refusal(Encounter, {"patient_id": "p", "diagnoses": [{"code": "pneumonia"}]})
     assert "code or a text" in refusal(Encounter, {"patient_id": "p", "diagnoses": [{}]})
-    assert "urgency" in refusal(Encounter, {"patient_id": "p", "referral": {"to_facility": "x", "urgency": "now"}})
-    assert "unknown_field" in refusal(Encounter, {"patient_id": "p", "unknown_field": 1})
+    assert "Urgency" in refusal(Encounter, {"patient_id": "p", "referral": {"to_facility": "x", "urgency": "now"}})
+    assert "is not a field" in refusal(Encounter, {"patient_id": "p", "unknown_field": 1})
