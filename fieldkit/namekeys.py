@@ -32,6 +32,7 @@ from fieldkit.text import ascii_digits, clean_text
 ZWNJ = "\u200c"
 MAX_UNSURE = 2  # vowels per word spelled both ways: at most 4 skeletons each
 PHONE_DIGITS = 8  # a typed phone is matched on at most its last 8 digits (see _number_keys)
+PHONE_MIN_DIGITS = 6  # fewer digits are too common to be a phone: only an identifier's start
 
 
 class _FoldTable(dict):
@@ -230,7 +231,7 @@ def _number_keys(token: str) -> set[str]:
     if identifier and (not identifier.isalpha() or len(identifier) <= 3):
         keys.add("i:" + identifier)
     digits = _digits(token).lstrip("0")
-    if len(digits) >= 6:
+    if len(digits) >= PHONE_MIN_DIGITS:
         keys.add("p:" + digits[-PHONE_DIGITS:][::-1])
     return keys
 

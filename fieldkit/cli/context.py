@@ -26,7 +26,7 @@ class Context:
     def __init__(self, home: str | None, user: str | None) -> None:
         self.home_option = home
         self.user_option = user
-        self.demo_passphrase: str | None = None  # only `fieldkit demo` signs in by itself
+        self.demo_passphrase: str | None = None  # only `fieldkit demo`'s: its sign-in screen shows it
 
     @property
     def home(self) -> Home:
@@ -97,4 +97,4 @@ def host_port(text: str, default_port: int) -> tuple[str, int]:
 def open_tui(context: Context) -> None:
     from fieldkit.tui.app import run
 
-    run(context.home, user=context.user_option, passphrase=context.demo_passphrase)
+    run(context.home, user=context.user_option, shown_passphrase=context.demo_passphrase)

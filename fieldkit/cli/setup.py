@@ -34,7 +34,7 @@ def init(context: Context, supervisor: str) -> None:
 @click.pass_obj
 def demo(context: Context, patients: int, no_tui: bool, seed: int) -> None:
     """Create (once) a demo clinic with realistic patients in five languages, then open it."""
-    from fieldkit.records.demo import seed_clinic
+    from fieldkit.records.demo import opening, seed_clinic
     from fieldkit.store.home import Home
     from fieldkit.store.session import create_clinic
     from fieldkit.sync.identity import new_device_key
@@ -43,7 +43,7 @@ def demo(context: Context, patients: int, no_tui: bool, seed: int) -> None:
     if not home.exists:
         key, device = new_device_key()
         store, user = create_clinic(home, supervisor=DEMO_USER, passphrase=DEMO_PASSPHRASE,
-                                    device_id=device, device_key=key)
+                                    device_id=device, device_key=key, wall=opening)
         with store:
             with click.progressbar(length=patients, label="Registering demo patients", file=sys.stderr) as bar:
                 report = seed_clinic(store, user.id, patients, seed=seed,

@@ -7,7 +7,10 @@ variant, so the duplicate warning and merge have something to find. Encounters f
 list of field conditions; most patients are well, a minority sick enough for a medium or high
 NEWS2 score.
 
-`people` is what the benchmarks replay; `seed_clinic` journals the same people into a store.
+`people` is what the benchmarks replay; `seed_clinic` journals the same people into a store as
+a clinic open for the past HISTORY_DAYS would have: each visit on its own day, in clinic hours, a
+patient registered at the first one, every entry stamped then (the store's clock replays those
+days, so the journal, its role checks and the day summaries all agree).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as clock_time
 from functools import cache
 from itertools import accumulate, pairwise
 from typing import Any, NamedTuple
@@ -26,6 +30,7 @@ from typing import Any, NamedTuple
 from fieldkit.records.models import Encounter, Patient, age_in_years
 from fieldkit.records.services import encounter_changes, registration
 from fieldkit.store.db import Change, Store
+from fieldkit.store.hlc import HybridClock
 
 BATCH = 400  # changes per transaction: a progress step every fraction of a second
 DUPLICATE_SHARE = 0.01
@@ -40,6 +45,9 @@ FOLLOW_UP_SHARE = 0.20
 HYPERCAPNIC_SHARE = 0.5  # of COPD patients: NEWS2 then scores their SpO2 on scale 2
 CHILD_DOSE_AGE = 12
 RECENT = 200  # the latest registrations, one of which a near-duplicate copies
+HISTORY_DAYS = 90  # how long the demo clinic has been open
+OPENING, CLOSING = clock_time(8, 0), clock_time(16, 30)  # its hours, local time
+FOLLOW_UP_AFTER = (7, 14, 14, 28)  # days from a visit to the follow-up it books
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -579,6 +587,44 @@ def person_changes(person: Person) -> list[Change]:
     return changes
 
 
+def opening(today: date | None = None) -> int:
+    """When the demo clinic opened, HISTORY_DAYS ago, in wall-clock milliseconds: its supervisor
+    is created then, before anything she records."""
+    first = (today or date.today()) - timedelta(days=HISTORY_DAYS - 1)
+    return int(datetime.combine(first, OPENING).timestamp() * 1000) - 30 * 60 * 1000
+
+
+def _moment(rng: random.Random, on: date, latest: datetime) -> datetime:
+    """A time in clinic hours on `on`, or on the day before if that time has not come yet."""
+    opened = datetime.combine(on, OPENING)
+    moment = opened + timedelta(seconds=rng.uniform(0, (datetime.combine(on, CLOSING) - opened).total_seconds()))
+    return moment if moment < latest else moment - timedelta(days=1)
+
+
+def _visits(rng: random.Random, person: Person, today: date, latest: datetime) -> list[tuple[datetime, list[Change]]]:
+    """The person's visits, each with its moment and what it journals; the registration goes with
+    the first (a few minutes before it). A visit that booked a follow-up is dated a week or more
+    before it falls due, so older follow-ups count as done and the open list looks like a clinic's."""
+    days = []
+    for data in person.encounters:
+        if "follow_up" in data:
+            due = date.fromisoformat(data["follow_up"]["due"])
+            days.append(min(today, due - timedelta(days=rng.choice(FOLLOW_UP_AFTER))))
+        else:
+            days.append(today - timedelta(days=rng.randrange(HISTORY_DAYS)))
+    dated = sorted(((_moment(rng, on, latest), data) for on, data in zip(days, person.encounters)),
+                   key=lambda visit: visit[0])
+    first = dated[0][0] if dated else _moment(rng, today - timedelta(days=rng.randrange(HISTORY_DAYS)), latest)
+    change = registration(person.patient)
+    visits = [(first - timedelta(minutes=rng.randint(2, 20)), [change])]
+    birth = person.patient.birth_date
+    age = age_in_years(birth) if birth else None
+    for moment, data in dated:
+        encounter = Encounter.model_validate({**data, "patient_id": change.entity_id})
+        visits.append((moment, encounter_changes(encounter, age_years=age)[1]))
+    return visits
+
+
 @dataclass(frozen=True)
 class SeedReport:
     patients: int
@@ -588,17 +634,35 @@ class SeedReport:
 
 def seed_clinic(store: Store, user_id: str, count: int, *, seed: int = 2026, today: date | None = None,
                 progress: Callable[[int, int], None] | None = None) -> SeedReport:
-    """Journal `count` demo patients into `store`, a few hundred changes per transaction."""
+    """Journal `count` demo patients into `store`, each visit at its moment of the past
+    HISTORY_DAYS, a few hundred changes per transaction."""
     started = time.perf_counter()
-    batch: list[Change] = []
-    done = encounters = 0
+    today = today or date.today()
+    latest = min(datetime.now(), datetime.combine(today + timedelta(days=1), clock_time()))
+    rng = random.Random(f"visits {seed}")  # apart from `people`'s, which the benchmarks replay
+    visits: list[tuple[datetime, list[Change]]] = []
+    encounters = 0
     for person in people(count, seed=seed, today=today):
-        batch += person_changes(person)
-        done += 1
+        visits += _visits(rng, person, today, latest)
         encounters += len(person.encounters)
-        if len(batch) >= BATCH or done == count:
+    visits.sort(key=lambda visit: visit[0])
+    # The store's clock reads its wall once per entry it stamps, so handing it each change's moment
+    # in order stamps every entry at its visit while a batch stays one append: the build takes no
+    # longer than without a past (tests/records/test_demo.py holds the entries to their visits).
+    moments: deque[int] = deque()
+    store.clock = HybridClock(store.clock.last, wall=lambda: moments.popleft() if moments else 0)
+    moments.extend(int(moment.timestamp() * 1000) for moment, changes in visits for _change in changes)
+    try:
+        start = 0
+        while start < len(visits):
+            end, batch = start, list[Change]()
+            while end < len(visits) and len(batch) < BATCH:
+                batch += visits[end][1]
+                end += 1
             store.append(batch, user=user_id)
-            batch = []
+            start = end
             if progress:
-                progress(done, count)
-    return SeedReport(done, encounters, time.perf_counter() - started)
+                progress(count * start // len(visits), count)
+    finally:
+        store.clock = HybridClock(store.clock.last)  # the laptop's own clock again, from the last stamp
+    return SeedReport(count, encounters, time.perf_counter() - started)

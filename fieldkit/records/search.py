@@ -16,13 +16,14 @@ from rapidfuzz import fuzz
 
 from fieldkit.namekeys import fold, query_alternatives, skeleton
 from fieldkit.records.names import full_name
+from fieldkit.records.queries import survivor
 
 # Above every code point in UTF-8 order, so [key, key + TOP) is "starts with key".
 TOP = "\U0010ffff"
 MAX_CANDIDATES = 100  # ranked in Python; a longer list means the query needs another word
 PREFIX_SKELETON = 3
 DRIVER_PROBE = 5000  # keys counted per query word to find the rarest
-SUMMARY = "id, given_name, other_names, family_name, sex, birth_date, birth_date_estimated, phone, locality"
+SUMMARY = "id, given_name, other_names, family_name, sex, birth_date, birth_date_estimated, phone, locality, identifiers"
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class PatientSummary:
     birth_date_estimated: bool
     phone: str
     locality: str
+    identifiers: tuple[str, ...] = ()  # their values, by system: two namesakes told apart on a list
 
     @property
     def full_name(self) -> str:
@@ -43,9 +45,10 @@ class PatientSummary:
 
     @classmethod
     def from_row(cls, row) -> "PatientSummary":
-        pid, given, other, family, sex, birth, estimated, phone, locality = row
+        pid, given, other, family, sex, birth, estimated, phone, locality, identifiers = row
+        held = orjson.loads(identifiers) if identifiers else {}
         return cls(pid, given or "", other or "", family or "", sex or "unknown", birth or "",
-                   bool(estimated), phone or "", locality or "")
+                   bool(estimated), phone or "", locality or "", tuple(str(held[system]) for system in sorted(held)))
 
 
 def _key_terms(options: set[str], column: str) -> tuple[str, list[str]]:
@@ -93,19 +96,31 @@ def search(conn, query: str, *, limit: int = 20, offset: int = 0) -> list[Patien
         checks.append(f"EXISTS (SELECT 1 FROM search_keys other WHERE other.patient_id = k.patient_id AND {terms})")
         params += more
     where = f"WHERE {' AND '.join(checks)}" if checks else ""
-    # Patients are read only for the ids that matched every word; voided and merged ones are
-    # dropped then, which can shorten a long list but never hides a match from a refined query.
+    # Patients are read only for the ids that matched every word; voided ones are dropped then,
+    # which can shorten a long list but never hides a match from a refined query. A merged one
+    # stands for the record it was merged into: its names, identifiers and phone find that one.
     # The candidates come back as one JSON row, not a row each: every row fetched is a turn this
     # thread must win back from a sync folding on another (the interpreter's lock), so a hundred
     # rows cost a hundred waits while a batch is folded.
     [listed] = conn.execute(
-        f"SELECT json_group_array(json_array({SUMMARY})) FROM patients "
-        f"WHERE id IN (SELECT k.patient_id FROM {source} {where} LIMIT ?) AND voided IS NOT 1 AND merged_into IS NULL",
+        f"SELECT json_group_array(json_array({SUMMARY}, merged_into)) FROM patients "
+        f"WHERE id IN (SELECT k.patient_id FROM {source} {where} LIMIT ?) AND voided IS NOT 1",
         (*params, MAX_CANDIDATES),
     ).fetchone()
-    found = [PatientSummary.from_row(row) for row in orjson.loads(listed)]
-    found.sort(key=_ranking(query))
-    return found[offset:offset + limit]
+    rows = orjson.loads(listed)
+    found = {row[0]: PatientSummary.from_row(row[:-1]) for row in rows if row[-1] is None}
+    found |= _survivors({row[0] for row in rows if row[-1] is not None}, conn, skip=set(found))
+    ranked = sorted(found.values(), key=_ranking(query))
+    return ranked[offset:offset + limit]
+
+
+def _survivors(merged: set[str], conn, *, skip: set[str]) -> dict[str, PatientSummary]:
+    """The live records these merged ones now live in, those not found already."""
+    ids = {survivor(conn, pid) for pid in sorted(merged)} - skip
+    marks = ",".join("?" * len(ids))
+    rows = conn.execute(f"SELECT {SUMMARY} FROM patients WHERE id IN ({marks}) AND voided IS NOT 1",
+                        sorted(ids)).fetchall() if ids else []
+    return {row[0]: PatientSummary.from_row(row) for row in rows}
 
 
 _sound = lru_cache(maxsize=1 << 14)(skeleton)  # ranking meets the same name words again and again

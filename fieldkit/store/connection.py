@@ -12,6 +12,7 @@ from pathlib import Path
 import sqlcipher3
 
 from fieldkit.errors import FieldkitError, WrongPassphrase, disk_refused
+from fieldkit.store.home import owner_only
 from fieldkit.store.schema import migrate
 
 # sqlite-utils catches the standard library's exception classes; sqlcipher3 raises its own, so
@@ -44,6 +45,7 @@ def use_key(conn: sqlcipher3.Connection, key: bytes) -> None:
 def connect(path: Path, key: bytes | None, *, reader: bool = False) -> sqlcipher3.Connection:
     """Open (creating and migrating if needed) the database; `key=None` gives plain SQLite, for
     baselines only. A reader's connection refuses every write (`query_only`) and migrates nothing."""
+    owner_only(path)
     conn = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=True, timeout=BUSY_MS / 1000)
     try:
         if key is not None:

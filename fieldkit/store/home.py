@@ -46,3 +46,13 @@ class Home:
             return None
         return (f"other users of this machine can read the clinic's files in {self.path}: "
                 f"run `chmod 700 {self.path}` (fieldkit will not open it until then)")
+
+
+def owner_only(path: Path) -> None:
+    """Create `path` empty and readable by its owner alone, unless it exists. SQLite gives the
+    WAL, shared-memory and rollback journal files it makes beside a database the database's own
+    mode, so this one call covers them too (a folder left 0755 by someone then exposes nothing)."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except OSError:  # there already, or the folder is missing or full: SQLite then says so in its own terms
+        pass

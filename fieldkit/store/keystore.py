@@ -22,6 +22,7 @@ from fieldkit.crashpoints import crashpoint
 from fieldkit.errors import FieldkitError, WrongPassphrase
 from fieldkit.i18n import _
 from fieldkit.permissions import ROLES, roles_for
+from fieldkit.store.home import owner_only
 from fieldkit.store.sql import immediate
 
 # Argon2id cost, tuned so one guess costs about half a second on a 2-core field laptop (RFC 9106
@@ -62,6 +63,7 @@ class Keystore:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
+        owner_only(self.path)
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         try:
             conn.executescript(_SCHEMA)

@@ -10,6 +10,7 @@ a grant without a slot on this laptop: nobody can sign in with it, and adding he
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 from fieldkit.errors import FieldkitError
 from fieldkit.i18n import _
@@ -17,14 +18,17 @@ from fieldkit.permissions import require
 from fieldkit.store.db import Change, Store, Transaction
 from fieldkit.store.fold import field_versions
 from fieldkit.store.heads import version_vector
+from fieldkit.store.hlc import HybridClock
 from fieldkit.store.holdback import user_revoked
 from fieldkit.store.home import Home
 from fieldkit.store.keystore import Keystore, User
 
 
 def create_clinic(home: Home, *, supervisor: str, passphrase: str, device_id: str,
-                  device_key: bytes, kdf: dict[str, int] | None = None) -> tuple[Store, User]:
-    """A new encrypted database with this device's identity and its first supervisor."""
+                  device_key: bytes, kdf: dict[str, int] | None = None,
+                  wall: Callable[[], int] | None = None) -> tuple[Store, User]:
+    """A new encrypted database with this device's identity and its first supervisor; `wall`
+    (milliseconds) dates her, for a demo clinic that has a past."""
     if home.keystore.exists() or home.database.exists():
         raise FieldkitError(f"there is already a clinic in {home.path}")
     home.make()
@@ -33,6 +37,8 @@ def create_clinic(home: Home, *, supervisor: str, passphrase: str, device_id: st
     store = None
     try:
         store = Store(home.database, key, device_id=device_id)
+        if wall is not None:
+            store.clock = HybridClock(wall=wall)
 
         def first_entries(user: User) -> None:  # she is journalled by herself: nobody else exists yet
             def job(tx: Transaction) -> None:

@@ -77,11 +77,12 @@ class FieldkitApp(App):
     signed_in: reactive[str] = reactive("")
 
     def __init__(self, home: Home, *, user: str | None = None, passphrase: str | None = None,
-                 idle_lock_seconds: float | None = None) -> None:
+                 idle_lock_seconds: float | None = None, shown_passphrase: str | None = None) -> None:
         super().__init__()
         self.home = home
         self.preferred_user = user
         self.given_passphrase = passphrase
+        self.shown_passphrase = shown_passphrase  # the demo's: the sign-in and lock screens show it
         self.desk: Desk | None = None
         self.engine: Engine | None = None
         self.sync_interfaces: list[str] | None = None  # None: every interface; tests use loopback
@@ -124,7 +125,7 @@ class FieldkitApp(App):
 
     def on_mount(self) -> None:
         self.push_screen(UnlockScreen(self.home, preferred_user=self.preferred_user,
-                                      given_passphrase=self.given_passphrase))
+                                      given_passphrase=self.given_passphrase, shown_passphrase=self.shown_passphrase))
         self.set_interval(min(5.0, self.idle_lock_seconds / 2), self._lock_when_idle)
         if rtl.mode() == "app":
             self._tell_terminal(rtl.EXPLICIT)
@@ -295,7 +296,8 @@ class FieldkitApp(App):
         # A flag, not a look at the top screen: the timer may fire again before the push lands.
         if self.desk is not None and not self.locked:
             self.locked = True
-            self.push_screen(LockScreen(self.pin), callback=self._unlocked)
+            self.clear_notifications()  # a message may name a patient: it must not sit on the lock screen
+            self.push_screen(LockScreen(self.pin, shown_passphrase=self.shown_passphrase), callback=self._unlocked)
 
     def _unlocked(self, _result=None) -> None:
         self.locked = False
@@ -315,7 +317,9 @@ class FieldkitApp(App):
             await self.desk.close()
 
 
-def run(home: Home, user: str | None = None, passphrase: str | None = None) -> None:
-    """Open the clinic screen; `passphrase` signs in at once (the demo's, printed beside it)."""
+def run(home: Home, user: str | None = None, passphrase: str | None = None,
+        shown_passphrase: str | None = None) -> None:
+    """Open the clinic screen; `passphrase` signs in at once; `shown_passphrase` (the demo's) is
+    written on the sign-in and lock screens for whoever tries the demo."""
     favour_quick_reads()  # searches typed while the sync engine folds a batch
-    FieldkitApp(home, user=user, passphrase=passphrase).run()
+    FieldkitApp(home, user=user, passphrase=passphrase, shown_passphrase=shown_passphrase).run()

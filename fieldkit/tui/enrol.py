@@ -58,6 +58,7 @@ class EnrolScreen(RoleScreen):
         super().__init__()
         self.offer: Offer | None = None
         self.addresses: list[tuple[str, int]] = []
+        self.can_enrol = False  # known once the network key is found: N offers a new code only then
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
@@ -74,6 +75,9 @@ class EnrolScreen(RoleScreen):
         if not self.refused():
             self.action_new_code()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.can_enrol if action == "new_code" else True
+
     async def on_unmount(self) -> None:
         await self._close()
 
@@ -87,6 +91,8 @@ class EnrolScreen(RoleScreen):
         await self._close()
         store = self.desk.store
         member = await off_loop(membership.load, store) if await off_loop(membership.member, store) else None
+        self.can_enrol = member is not None and member.network_key is not None
+        self.refresh_bindings()
         if member is None or member.network_key is None:
             self._say(_("This laptop cannot enrol others: only the laptop that created the network holds its key "
                         "(fieldkit network create)."))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, VerticalScroll
@@ -17,7 +17,9 @@ from textual.widgets import DataTable, Footer, Input, Label, Select, Static
 
 from fieldkit.errors import FieldkitError
 from fieldkit.i18n import N_, _, day, digits, ngettext
-from fieldkit.records.models import estimated_birth
+from fieldkit.records.dates import EXAMPLE
+from fieldkit.records.models import Patient, estimated_birth
+from fieldkit.records.problems import check
 from fieldkit.text import split_list
 from fieldkit.tui.base import ClinicScreen, background
 from fieldkit.tui.messages import OpenChart
@@ -27,12 +29,14 @@ from fieldkit.tui.words import word
 
 SEX = ("female", "male", "other", "unknown")
 TEXT_FIELDS = (("given_name", N_("Given name")), ("other_names", N_("Other names")),
-               ("family_name", N_("Family name")), ("birth_date", N_("Birth date (YYYY-MM-DD)")),
+               ("family_name", N_("Family name")), ("birth_date", N_("Birth date")),
                ("age", N_("or age in years")), ("phone", N_("Phone")), ("locality", N_("Locality")),
                ("allergies", N_("Allergies, comma-separated")))
 
 
 class RegisterScreen(ClinicScreen):
+    # A refusal wraps under the form instead of running off the screen's edge.
+    DEFAULT_CSS = "#register-error { width: 1fr; height: auto; }"
     BINDINGS = [
         Binding("f2", "save", N_("Save"), id="save", priority=True),
         Binding("escape", "app.pop_screen", N_("Back"), id="back"),
@@ -51,12 +55,13 @@ class RegisterScreen(ClinicScreen):
             with Grid(id="patient-form"):
                 for name, label in TEXT_FIELDS:
                     yield Label(shown(_(label)))
-                    yield Input(value=self.typed if name == "given_name" else "", id=name, compact=True)
+                    yield Input(value=self.typed if name == "given_name" else "", id=name, compact=True,
+                                placeholder=digits(EXAMPLE) if name == "birth_date" else "")
                 yield Label(shown(_("Sex")))
                 yield Select([(word(sex), sex) for sex in SEX], value="unknown", allow_blank=False, id="sex", compact=True)
             yield Static("", id="duplicates-title", classes="warning")
             yield DataTable(id="duplicates", cursor_type="row")
-            yield Input(placeholder=_("Why register anyway? (then F2)"), id="reason", compact=True)
+            yield Input(placeholder=_("Why register anyway? (then F2)"), id="reason", compact=True, select_on_focus=False)
             yield Label("", id="register-error", classes="error")
         yield Footer()
 
@@ -84,6 +89,8 @@ class RegisterScreen(ClinicScreen):
         reason = self.query_one("#reason", Input).value.strip()
         try:
             data = self.patient()
+            if self.refused(data):
+                return
             if not reason:
                 self.duplicates = await self.desk.duplicates_of(data)
                 if self.duplicates:
@@ -91,10 +98,19 @@ class RegisterScreen(ClinicScreen):
                     return
             registered = await self.desk.register(data, reason=reason)
         except FieldkitError as exc:
-            error.update(str(exc))
+            error.update(shown(str(exc)))
             return
         self.notify(_("Registered."))
         self.post_message(OpenChart(registered.patient_id, instead=True))
+
+    def refused(self, data: dict[str, Any]) -> bool:
+        """Checked here first, so the message can name the field in words and the cursor go to it."""
+        _patient, found = check(Patient, data)
+        self.query_one("#register-error", Label).update(shown(found[0].text) if found else "")
+        field = self.query(f"#{found[0].where[0]}") if found and found[0].where else None
+        if field:
+            field.first().focus()
+        return bool(found)
 
     def _show_duplicates(self) -> None:
         title = self.query_one("#duplicates-title", Static)
@@ -109,6 +125,14 @@ class RegisterScreen(ClinicScreen):
                           ", ".join(_(reason) for reason in match.reasons))
         table.display = self.query_one("#reason").display = True
         table.focus()
+
+    def on_key(self, event: events.Key) -> None:
+        # The warning leaves the list focused, so Enter opens a match; what is typed there is the reason.
+        reason = self.query_one("#reason", Input)
+        if event.is_printable and event.character and self.focused is self.query_one("#duplicates") and reason.display:
+            reason.focus()
+            reason.insert_text_at_cursor(event.character)
+            event.stop()
 
     @on(DataTable.RowSelected, "#duplicates")
     def open_existing(self, event: DataTable.RowSelected) -> None:

@@ -22,7 +22,13 @@ from fieldkit.tui.base import ClinicScreen, Translated, background
 from fieldkit.tui.desk import Desk, off_loop
 from fieldkit.tui.messages import SignedIn
 from fieldkit.tui.pin import Pin, looks_like_pin
+from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
+
+
+def demo_hint(user: str | None, passphrase: str) -> str:
+    return shown(_("Demo clinic: sign in as {user} with the passphrase {passphrase}").format(
+        user=user or "demo", passphrase=passphrase))
 
 
 class UnlockScreen(ClinicScreen):
@@ -31,11 +37,13 @@ class UnlockScreen(ClinicScreen):
     BINDINGS = [Binding("ctrl+q", "app.quit", N_("Quit"), id="quit")]
     AUTO_FOCUS = None  # the first field depends on whether a clinic exists yet: load_users decides
 
-    def __init__(self, home: Home, *, preferred_user: str | None = None, given_passphrase: str | None = None) -> None:
+    def __init__(self, home: Home, *, preferred_user: str | None = None, given_passphrase: str | None = None,
+                 shown_passphrase: str | None = None) -> None:
         super().__init__()
         self.home = home
         self.preferred_user = preferred_user
-        self.given_passphrase = given_passphrase  # the demo's, printed beside it: signs in at once
+        self.given_passphrase = given_passphrase  # signs in at once (a benchmark's)
+        self.shown_passphrase = shown_passphrase  # the demo's, written here: the terminal's own copy is drawn over
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
@@ -46,6 +54,8 @@ class UnlockScreen(ClinicScreen):
             yield Input(placeholder=_("Passphrase"), password=True, id="passphrase")
             yield Input(placeholder=_("Passphrase again"), password=True, id="again")
             yield Label("", id="unlock-error", classes="error")
+            if self.shown_passphrase:
+                yield Static(demo_hint(self.preferred_user, self.shown_passphrase), id="demo-hint", classes="note")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -104,14 +114,23 @@ class UnlockScreen(ClinicScreen):
 
 
 class LockScreen(Translated, ModalScreen[None]):
-    """Covers everything until the signed-in user's passphrase, or their session PIN, is given."""
+    """Covers everything until the signed-in user's passphrase, or their session PIN, is given.
 
+    Opaque, in every theme: a modal screen is otherwise drawn over a dimmed copy of the screen
+    beneath (and over a clear one in the ANSI themes), which would leave patients' names, places
+    and tasks readable on an unattended laptop."""
+
+    DEFAULT_CSS = """
+    LockScreen { background: $background; }
+    LockScreen:ansi { background: ansi_default; }
+    """
     BINDINGS = [Binding("ctrl+q", "app.quit", N_("Quit"), id="quit")]
     AUTO_FOCUS = "#lock-passphrase"
 
-    def __init__(self, pin: Pin | None = None) -> None:
+    def __init__(self, pin: Pin | None = None, *, shown_passphrase: str | None = None) -> None:
         super().__init__()
         self.pin = pin
+        self.shown_passphrase = shown_passphrase
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="form", id="lock"):
@@ -120,6 +139,8 @@ class LockScreen(Translated, ModalScreen[None]):
             yield Input(password=True, id="lock-passphrase")
             yield Label("", id="lock-error", classes="error")
             yield Button(_("Unlock"), id="unlock-button", variant="primary")
+            if self.shown_passphrase:
+                yield Static(demo_hint(self.desk.user.name, self.shown_passphrase), id="demo-hint", classes="note")
 
     @on(Input.Submitted)
     @on(Button.Pressed)

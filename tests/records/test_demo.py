@@ -12,6 +12,7 @@ import pytest
 from fieldkit.records.demo import people, seed_clinic
 from fieldkit.records.models import Encounter, Patient
 from fieldkit.records.search import search
+from fieldkit.store.db import Change
 
 TODAY = date(2026, 11, 22)
 # Culture by country calling code (phones are stored as +digits).
@@ -161,3 +162,40 @@ def test_seed_clinic_journals_everyone_in_batches(make_store):
     assert any("محمد" in p.full_name for p in found)
     found = store.read(lambda conn: search(conn, "nguyen"))
     assert found and any(p.family_name == "Nguyễn" for p in found)
+
+
+def test_the_demo_clinic_has_ninety_days_of_visits_in_clinic_hours(make_store):
+    from datetime import datetime
+
+    from fieldkit.records.demo import CLOSING, HISTORY_DAYS, OPENING
+    from fieldkit.records.queries import day_summary
+
+    store = make_store()
+    today = date.today()
+    seed_clinic(store, "demo", 400, seed=3, today=today)
+
+    def rows(sql):
+        return store.read(lambda conn: conn.execute(sql).fetchall())
+
+    seen = [(patient, datetime.fromtimestamp(ms / 1000)) for patient, ms in
+            rows("SELECT patient_id, recorded FROM encounters ORDER BY recorded")]
+    days = {moment.date() for _, moment in seen}
+    assert len(days) > 0.8 * HISTORY_DAYS
+    assert today - timedelta(days=HISTORY_DAYS) < min(days) and max(days) <= today
+    assert all(OPENING <= moment.time() <= CLOSING for _, moment in seen)
+    assert seen[-1][1] <= datetime.now()
+    # Registered at the first visit, never after an encounter of theirs.
+    registered = {entity: hlc >> 16 for entity, hlc in rows("SELECT entity_id, hlc FROM journal WHERE entity = 'patient'")}
+    assert all(registered[patient] <= moment.timestamp() * 1000 for patient, moment in seen)
+    # A follow-up falls due after the visit that booked it; none left overdue by more than a week or so.
+    for due, ms in rows("SELECT f.due, e.recorded FROM followups f JOIN encounters e ON e.id = f.encounter_id"):
+        assert date.fromisoformat(due) > datetime.fromtimestamp(ms / 1000).date()
+        assert date.fromisoformat(due) >= today - timedelta(days=7)
+    # The day summary of an ordinary day of the past has patients in it, by the hour.
+    busiest = max(days, key=lambda day: sum(moment.date() == day for _, moment in seen))
+    summary = store.read(lambda conn: day_summary(conn, busiest.isoformat()))
+    assert summary["encounters"] >= 3 and sum(hour > 0 for hour in summary["hours"]) >= 2
+    # The laptop's own clock takes over afterwards: the next entry is stamped now, after them all.
+    [entry] = store.append([Change("patient", "x" * 32, "create", {"fields": {"given_name": "X", "sex": "female"}})],
+                           user="demo")
+    assert abs((entry.hlc >> 16) / 1000 - datetime.now().timestamp()) < 60

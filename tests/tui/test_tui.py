@@ -47,6 +47,8 @@ async def test_unlock_search_chart_encounter_and_lock(home):
         await until(pilot, lambda: "NEWS2 10 high" in text(app, "#scores"))
         assert "qSOFA 2 high" in text(app, "#scores")
         await pilot.press("f2")
+        await until(pilot, lambda: screen(app) == "EscalateScreen")  # NEWS2 10: refer, or say why not
+        await pilot.press("2", *"doctor at the bedside", "enter")
         await until(pilot, lambda: screen(app) == "ChartScreen" and "NEWS2 10 high" in text(app, "#encounters"))
 
         await pilot.press("f12")
@@ -63,12 +65,12 @@ async def test_impossible_reading_is_refused_on_blur_and_alarming_one_flagged(ho
         await sign_in(pilot)
         await open_encounter_for_fatima(pilot)
         await pilot.press(*"52", "tab")
-        await until(pilot, lambda: "refused" in text(app, "#temperature_c-note"))
+        await until(pilot, lambda: "not possible" in text(app, "#temperature_c-note"))
         assert "25–45" in text(app, "#temperature_c-note")
         await pilot.press(*"٢٠٠", "tab")  # pulse 200, typed in Arabic-Indic digits
         await until(pilot, lambda: "very high" in text(app, "#pulse-note"))
         await pilot.press("f2")
-        await until(pilot, lambda: "temperature_c" in text(app, "#encounter-error"))
+        await until(pilot, lambda: "Temperature: 52.0 °C" in text(app, "#encounter-error"))
         assert screen(app) == "EncounterScreen"
 
 
@@ -317,3 +319,76 @@ async def test_an_unforeseen_failure_is_said_in_one_line_and_the_screen_stays(ho
         assert screen(app) == "HomeScreen" and app.is_running
         await pilot.press("backspace", "backspace", "backspace")  # and it goes on working
         await until(pilot, lambda: app.screen.query_one("#results").row_count >= 1)
+
+
+def footer_keys(app) -> set[str]:
+    """The keys the footer offers on the screen now open."""
+    return {key for key, active in app.screen.active_bindings.items() if active.binding.show and active.enabled}
+
+
+def enrol_state(app) -> str:
+    found = app.screen.query("#enrol-state") if screen(app) == "EnrolScreen" else None
+    return str(found.first().render()) if found else ""
+
+
+async def test_a_laptop_that_cannot_enrol_offers_no_new_code(tmp_path):
+    from sync_support import PASSPHRASE as MEMBER_PASSPHRASE
+    from sync_support import network
+
+    founder, other = await asyncio.to_thread(network, tmp_path, 2)
+    await asyncio.to_thread(founder.store.close)
+    await asyncio.to_thread(other.store.close)
+
+    async def offers_new_code(laptop) -> bool:
+        app = FieldkitApp(laptop.home, user=laptop.user.name)
+        app.sync_interfaces = ["127.0.0.1"]
+        async with app.run_test(size=(80, 24)) as pilot:
+            await sign_in(pilot, MEMBER_PASSPHRASE)
+            app.action_enrol()
+            await until(pilot, lambda: getattr(app.screen, "offer", None) is not None
+                        or "cannot enrol others" in enrol_state(app))
+            await pilot.pause(0.1)
+            assert "escape" in footer_keys(app)
+            drawn = "New code" in app.export_screenshot().replace("&#160;", " ")
+            assert drawn is ("n" in footer_keys(app))
+            return drawn
+
+    assert not await offers_new_code(other)
+    assert await offers_new_code(founder)
+
+
+@pytest.mark.parametrize("language", ["en", "ar", "vi"])
+async def test_a_reason_typed_right_after_the_duplicate_warning_is_kept(home, language):
+    from fieldkit.store.keystore import Keystore
+
+    await asyncio.to_thread(Keystore(home.keystore).set_language, "amina", language)
+    app = FieldkitApp(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot)
+        await pilot.press("f4")
+        await until(pilot, lambda: screen(app) == "RegisterScreen")
+        await pilot.press(*"فاطمه", "tab", "tab", *"الحسن", "tab", "tab", "tab", *"0944123456")
+        await pilot.press("f2")
+        await until(pilot, lambda: app.screen.query_one("#duplicates").row_count == 1)
+        assert app.screen.focused is app.screen.query_one("#duplicates")  # Enter would open the match
+        await pilot.press(*"other mother")  # no Tab first: straight after the warning
+        assert app.screen.query_one("#reason").value == "other mother"
+        await pilot.press("f2")
+        await until(pilot, lambda: screen(app) == "ChartScreen" and "فاطمه" in text(app, "#demographics"))
+
+
+@pytest.mark.parametrize("language", ["en", "ar", "vi"])
+async def test_the_demo_shows_its_user_and_passphrase_on_the_sign_in_and_lock_screens(home, language):
+    from fieldkit.store.keystore import Keystore
+
+    await asyncio.to_thread(Keystore(home.keystore).set_setting, "language", language)
+    app = FieldkitApp(home, user="amina", shown_passphrase=PASSPHRASE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: passphrase_field_ready(app))
+        drawn = app.export_screenshot().replace("&#160;", " ")
+        assert "amina" in text(app, "#demo-hint") and PASSPHRASE in drawn  # on screen at 80x24, not below it
+        await sign_in(pilot)
+        await pilot.press("f12")
+        await until(pilot, lambda: screen(app) == "LockScreen")
+        await pilot.pause(0.1)
+        assert PASSPHRASE in app.export_screenshot().replace("&#160;", " ")
