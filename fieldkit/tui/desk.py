@@ -125,9 +125,11 @@ class Desk:
     async def search(self, query: str, page: int = 0) -> list[PatientSummary]:
         return await self.store.aread(lambda conn: find_patients(conn, query, limit=PAGE, offset=page * PAGE))
 
-    async def today(self, on: date | None = None) -> Today:
+    async def today(self, on: date | None = None, *, tasks: int = PAGE, due_from: int = 0,
+                    referrals_from: int = 0) -> Today:
         day = on or date.today()
-        return await self.store.aread(lambda conn: worklists.today(conn, day))
+        return await self.store.aread(lambda conn: worklists.today(conn, day, tasks=tasks, due_from=due_from,
+                                                                   referrals_from=referrals_from))
 
     async def patient(self, patient_id: str) -> dict[str, Any]:
         return await self._write(queries.open_patient, patient_id)
@@ -238,3 +240,20 @@ class Desk:
             self.user = changed  # a supervisor who stepped down stops acting as one at once
         return changed
 
+
+    # -- acting on a chart -----------------------------------------------------------------------
+
+    async def edit_patient(self, patient_id: str, changes: dict[str, Any]) -> list[str]:
+        return await self._write(services.edit, patient_id, changes)
+
+    async def amend(self, encounter_id: str, note: str) -> None:
+        await self._write(services.amend, encounter_id, note)
+
+    async def entered_in_error(self, encounter_id: str, reason: str) -> None:
+        await self._write(services.entered_in_error, encounter_id, reason)
+
+    async def set_task_status(self, entity: str, task_id: str, status: str) -> None:
+        await self._write(services.set_task_status, entity, task_id, status)
+
+    async def reschedule(self, followup_id: str, due: str) -> None:
+        await self._write(services.reschedule, followup_id, due)

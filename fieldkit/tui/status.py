@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
@@ -62,12 +63,19 @@ class SyncState:
 
     @property
     def summary(self) -> str:
+        return self.summaries()[0]
+
+    def summaries(self) -> list[str]:
+        """The sync state in words, longest first: the status bar shows the first that fits."""
         peers = len(self.peers)
         seen = ngettext("{n} peer", "{n} peers", peers).format(n=digits(str(peers))) if peers else _("offline")
         last = clock(self.last_sync) if self.last_sync else _("never")
         hub = clock(self.hub_last) if self.hub_last else _("never")
-        return _("{seen} · synced {last} · hub {hub}, {pending} pending").format(
-            seen=seen, last=last, hub=hub, pending=number(self.pending_for_hub))
+        pending = number(self.pending_for_hub)
+        return [_("{seen} · synced {last} · hub {hub}, {pending} pending").format(
+                    seen=seen, last=last, hub=hub, pending=pending),
+                _("{seen} · synced {last} · {pending} pending").format(seen=seen, last=last, pending=pending),
+                _("{pending} pending").format(pending=pending)]
 
 
 def clock(moment: datetime) -> str:
@@ -138,9 +146,17 @@ class StatusBar(Static):
         self.watch(self.app, "sync_state", self._redraw)
         self.watch(self.app, "signed_in", self._redraw)
 
+    def on_resize(self) -> None:
+        self._redraw()
+
     def _redraw(self, _changed: object = None) -> None:
+        """The longest line that fits: at 80 columns a long name, role and sync state in Vietnamese
+        do not, and the count of entries waiting for the hub must never be what is cut."""
         app = clinic_app(self)
-        self.update(f"fieldkit · {app.signed_in or _('locked')} · {app.sync_state.summary}")
+        who = app.signed_in or _("locked")
+        room = max(self.size.width - 2, 0) if self.size.width else 10**6  # less its padding
+        lines = [f"{head}{who} · {summary}" for summary in app.sync_state.summaries() for head in ("fieldkit · ", "")]
+        self.update(next((line for line in lines if cell_len(line) <= room), lines[-1]))
 
 
 class SyncScreen(ClinicScreen):
