@@ -67,7 +67,7 @@ THREAT = "T18 partitions, crashes, duplicates (state machine)"
 MOST = 7  # laptops in the largest network; the hub is node MOST in a partition
 HUB = MOST
 MORNING = 2  # patients each laptop of the pool registers after the others last saw it
-RUNS = scaled(100, 1000)
+RUNS = scaled(300, 1000)
 STEPS = scaled(25, 40)
 
 PLAIN: dict[str, list[Any]] = {"phone": ["+84901000001", "+84901000002", "+84901000003"],
