@@ -141,15 +141,16 @@ class Culture:
     middle_share: float
     respellings: tuple[tuple[str, str], ...]  # (written, written again) for near-duplicates
     countries: tuple[Country, ...]
+    name_order: str = "given-first"  # how a name is said (records/names.py)
 
 
 def _culture(male: str, female: str, family: str, *, middle: tuple[str, str] | None, middle_share: float,
-             respellings: str, countries: tuple[Country, ...]) -> Culture:
+             respellings: str, countries: tuple[Country, ...], name_order: str = "given-first") -> Culture:
     """`middle` is (for men, for women), or None for a second given name of the patient's sex."""
     given = {"male": _words(male), "female": _words(female)}
     middles = given if middle is None else {"male": _words(middle[0]), "female": _words(middle[1])}
     pairs = tuple((written, again) for written, again in (pair.split(">") for pair in _words(respellings)))
-    return Culture(given, _words(family), middles, middle_share, pairs, countries)
+    return Culture(given, _words(family), middles, middle_share, pairs, countries, name_order)
 
 
 ARABIC_MEN = ("محمد أحمد علي حسن حسين محمود خالد عمر يوسف إبراهيم مصطفى عبدالله عبد_الرحمن سامر باسل وليد "
@@ -184,7 +185,7 @@ CULTURES = (
              "Nguyễn*14 Trần*3 Lê*3 Phạm*2 Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Hồ Ngô "
              "Dương Lý Trương Đinh Mai Lâm Cao Tạ",
              middle=("Văn*4 Đức Minh Quang Hữu Công Xuân", "Thị*4 Ngọc Thu Thanh Kim Mỹ"),
-             middle_share=0.95, respellings="", countries=(VIETNAM,)),
+             middle_share=0.95, respellings="", countries=(VIETNAM,), name_order="family-first"),
     _culture("Jean Pierre Louis Lucas Hugo Gabriel Léo Arthur Jules Thomas Nicolas Julien Antoine Mathieu "
              "François Olivier Philippe Michel Alain Bernard Éric Laurent Sébastien Christophe Mohamed Karim "
              "Yanis Théo Raphaël Jean-Pierre",
@@ -399,6 +400,8 @@ def _draft(rng: random.Random, today: date) -> _Draft:
                             "locality": rng.choice(country.localities)}
     if rng.random() < culture.middle_share:
         data["other_names"] = rng.choice(culture.middle[sex])
+    if culture.name_order != "given-first":
+        data["name_order"] = culture.name_order
     if rng.random() < PHONE_SHARE:
         data["phone"] = _digits(country.phone.replace("X", rng.choice(country.operators)), rng)
     if age >= ID_AGE and rng.random() < ID_SHARE:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from fieldkit.errors import FieldkitError
 from fieldkit.i18n import N_, _, day
 from fieldkit.records.dates import parse_day
-from fieldkit.records.names import full_name
+from fieldkit.records.names import NameOrder, full_name
 from fieldkit.records.problems import describe_error as describe_error
 from fieldkit.text import ascii_digits, clean_text, parse_number
 
@@ -90,7 +90,7 @@ def check_measure(measure: Measure, value: Any) -> float:
     low, high = measure.possible
     if not low <= number <= high:
         raise ValueError(_("{value} {unit} is not possible (allowed {low}–{high} {unit})").format(
-            value=_format(number, measure.decimals), unit=measure.unit, low=f"{low:g}", high=f"{high:g}"))
+            value=_format(number, measure.decimals), unit=_(measure.unit), low=f"{low:g}", high=f"{high:g}"))
     return number
 
 
@@ -98,7 +98,7 @@ def alarm(measure: Measure, value: float) -> str | None:
     low, high = measure.alarming
     if not low <= value <= high:
         message = _("{label} {value} {unit} is very low") if value < low else _("{label} {value} {unit} is very high")
-        return message.format(label=_(measure.label), value=_format(value, measure.decimals), unit=measure.unit)
+        return message.format(label=_(measure.label), value=_format(value, measure.decimals), unit=_(measure.unit))
     return None
 
 
@@ -202,11 +202,17 @@ class Patient(Record):
     allergies: list[str] = Field(default_factory=list, max_length=30)
     merged_into: str | None = None
     voided: bool = False
+    name_order: NameOrder | None = None  # None: given name first, the default kept out of the journal
 
     @field_validator("given_name", "family_name", "other_names", "locality", mode="before")
     @classmethod
     def _clean(cls, value: Any) -> Any:
         return "" if value is None else _text(value)
+
+    @field_validator("name_order", mode="before")
+    @classmethod
+    def _usual_order(cls, value: Any) -> Any:
+        return None if value in ("given-first", "") else value
 
     @field_validator("merged_into", mode="before")
     @classmethod

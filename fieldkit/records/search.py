@@ -23,7 +23,8 @@ TOP = "\U0010ffff"
 MAX_CANDIDATES = 100  # ranked in Python; a longer list means the query needs another word
 PREFIX_SKELETON = 3
 DRIVER_PROBE = 5000  # keys counted per query word to find the rarest
-SUMMARY = "id, given_name, other_names, family_name, sex, birth_date, birth_date_estimated, phone, locality, identifiers"
+SUMMARY = ("id, given_name, other_names, family_name, sex, birth_date, birth_date_estimated, phone, locality, identifiers, "
+           "name_order")
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class PatientSummary:
     phone: str
     locality: str
     identifiers: tuple[str, ...] = ()  # their values, by system: two namesakes told apart on a list
+    name_order: str = "given-first"
 
     @property
     def full_name(self) -> str:
@@ -45,10 +47,11 @@ class PatientSummary:
 
     @classmethod
     def from_row(cls, row) -> "PatientSummary":
-        pid, given, other, family, sex, birth, estimated, phone, locality, identifiers = row
+        pid, given, other, family, sex, birth, estimated, phone, locality, identifiers, order = row
         held = orjson.loads(identifiers) if identifiers else {}
         return cls(pid, given or "", other or "", family or "", sex or "unknown", birth or "",
-                   bool(estimated), phone or "", locality or "", tuple(str(held[system]) for system in sorted(held)))
+                   bool(estimated), phone or "", locality or "", tuple(str(held[system]) for system in sorted(held)),
+                   order or "given-first")
 
 
 def _key_terms(options: set[str], column: str) -> tuple[str, list[str]]:

@@ -13,7 +13,7 @@ from fieldkit.permissions import require
 from fieldkit.records import queries
 from fieldkit.records.duplicates import likely_duplicates
 from fieldkit.records.models import Patient
-from fieldkit.records.names import NAME_PARTS, full_name
+from fieldkit.records.names import NAME_FIELDS, full_name
 from fieldkit.records.search import SUMMARY, PatientSummary, recent, search
 from fieldkit.records.services import validated
 from fieldkit.store.keystore import User
@@ -38,8 +38,8 @@ class Today:
 
 def _names(conn: Any, ids: list[str]) -> dict[str, str]:
     marks = ",".join("?" * len(ids))
-    return {pid: full_name(dict(zip(NAME_PARTS, parts))) for pid, *parts in conn.execute(
-        f"SELECT id, {', '.join(NAME_PARTS)} FROM patients WHERE id IN ({marks})", ids)} if ids else {}
+    return {pid: full_name(dict(zip(NAME_FIELDS, parts))) for pid, *parts in conn.execute(
+        f"SELECT id, {', '.join(NAME_FIELDS)} FROM patients WHERE id IN ({marks})", ids)} if ids else {}
 
 
 def _page_start(start: int, size: int, count: int) -> int:

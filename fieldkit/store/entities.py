@@ -32,7 +32,7 @@ class MutableEntity:
 PATIENT = MutableEntity(
     table="patients",
     fields=("given_name", "family_name", "other_names", "sex", "birth_date", "birth_date_estimated",
-            "phone", "identifiers", "locality", "allergies", "merged_into", "voided"),
+            "phone", "identifiers", "locality", "allergies", "merged_into", "voided", "name_order"),
     json_fields=frozenset({"identifiers", "allergies"}),
     flag_fields=frozenset({"birth_date_estimated", "voided"}),
     safety_fields=frozenset({"birth_date", "birth_date_estimated", "sex", "allergies", "identifiers"}),

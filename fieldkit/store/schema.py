@@ -150,6 +150,9 @@ CREATE TABLE held (origin TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (orig
 """,
     # 6: a chart reads what was recorded under the records merged into it; without this, a scan of every patient.
     "CREATE INDEX patients_merged ON patients (merged_into) WHERE merged_into IS NOT NULL",
+    # 7: the order a patient's name is said in (records/names.py). A laptop without this column
+    # folds such entries all the same and shows the name given-first: display only, nothing lost.
+    "ALTER TABLE patients ADD COLUMN name_order ANY",
 ]
 
 
