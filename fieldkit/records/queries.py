@@ -70,7 +70,7 @@ def _encounters(conn, ids: list[str], staff: dict[str, str]) -> list[dict[str, A
     encounters = []
     for eid, ver, author, data in conn.execute(
         "SELECT e.id, e.ver, e.author, j.data FROM encounters e JOIN journal j ON j.origin = e.origin "
-        f"AND j.seq = e.seq WHERE e.patient_id IN ({marks}) ORDER BY e.recorded DESC", ids
+        f"AND j.seq = e.seq WHERE e.patient_id IN ({marks}) ORDER BY e.recorded DESC, e.ver DESC", ids
     ):
         amendments = [{"kind": kind, "at": when(a_ver), "author": a_author, "author_name": staff.get(a_author, ""),
                        **json.loads(a_data)}
