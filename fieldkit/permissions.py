@@ -6,7 +6,8 @@ the roles that may make it, and a few fields narrow that further (only a supervi
 merges a patient), as does settling a conflict. The actions staff know by name ("register",
 "merge patients") are these writes, plus one that writes nothing (the day summary).
 
-A leaf module: it imports nothing of fieldkit but its error type.
+A leaf module: it imports nothing of fieldkit but its error type and the catalogue. A refusal is
+said in the reader's language: the role, the action and the record kind are catalogue words.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fieldkit.errors import FieldkitError
+from fieldkit.i18n import N_, _
 
 ROLES = ("clinician", "clerk", "supervisor")  # in the order a chooser offers them
 ANYONE = frozenset(ROLES)
@@ -36,7 +38,7 @@ WRITES: dict[tuple[str, str], frozenset[str]] = {
     ("device", "revoke"): SUPERVISOR,
     ("device", "release"): SUPERVISOR,
 }
-ENTITIES = frozenset(entity for entity, _ in WRITES)
+ENTITIES = frozenset(entity for entity, _op in WRITES)
 FIELDS: dict[tuple[str, str], frozenset[str]] = {
     ("patient", "voided"): SUPERVISOR,
     ("patient", "merged_into"): SUPERVISOR,
@@ -60,19 +62,25 @@ def may_write(write: Write) -> frozenset[str]:
     return roles & RESOLVING if write.resolves else roles
 
 
+# The writes as a refusal names them ("a clerk may not create encounter records"), for the catalogue.
+WRITES_SAID = (N_("create patient records"), N_("update patient records"), N_("create encounter records"),
+    N_("amend encounter records"), N_("entered in error encounter records"), N_("create referral records"),
+    N_("update referral records"), N_("create followup records"), N_("update followup records"),
+    N_("create user records"), N_("update user records"), N_("revoke user records"), N_("revoke device records"),
+    N_("release device records"))
 ACTIONS: dict[str, Write | frozenset[str]] = {
-    "register": Write("patient", "create"),
-    "edit patient": Write("patient", "update"),
-    "void patient": Write("patient", "update", ("voided",)),
-    "merge patients": Write("patient", "update", ("merged_into",)),
-    "resolve conflict": Write("patient", "update", resolves=True),
-    "record encounter": Write("encounter", "create"),
-    "amend encounter": Write("encounter", "amend"),
-    "update task": Write("referral", "update"),
-    "manage users": Write("user", "create"),
-    "revoke users": Write("user", "revoke"),
-    "enrol laptops": Write("device", "revoke"),  # who enrols a laptop is who may revoke it
-    "see the day summary": SUPERVISOR,
+    N_("register"): Write("patient", "create"),
+    N_("edit patient"): Write("patient", "update"),
+    N_("void patient"): Write("patient", "update", ("voided",)),
+    N_("merge patients"): Write("patient", "update", ("merged_into",)),
+    N_("resolve conflict"): Write("patient", "update", resolves=True),
+    N_("record encounter"): Write("encounter", "create"),
+    N_("amend encounter"): Write("encounter", "amend"),
+    N_("update task"): Write("referral", "update"),
+    N_("manage users"): Write("user", "create"),
+    N_("revoke users"): Write("user", "revoke"),
+    N_("enrol laptops"): Write("device", "revoke"),  # who enrols a laptop is who may revoke it
+    N_("see the day summary"): SUPERVISOR,
 }
 
 
@@ -91,9 +99,10 @@ def allowed(role: str, action: str) -> bool:
 
 def require(role: str, action: str) -> None:
     if not allowed(role, action):
-        raise NotAllowed(f"a {role} may not {action}")
+        raise NotAllowed(_("a {role} may not {action}").format(role=_(role), action=_(action)))
 
 
 def require_write(role: str, write: Write) -> None:
     if role not in may_write(write):
-        raise NotAllowed(f"a {role} may not {write.op.replace('_', ' ')} {write.entity} records")
+        action = f"{write.op.replace('_', ' ')} {write.entity} records"
+        raise NotAllowed(_("a {role} may not {action}").format(role=_(role), action=_(action)))

@@ -110,3 +110,22 @@ def test_roles_are_listed_in_one_place():
         for number, line in enumerate(path.read_text().splitlines(), 1):
             found = set(re.findall(rf'"({names})"', line))
             assert len(found) < 2, f"{path.name}:{number} lists roles of its own: {line.strip()}"
+
+
+@pytest.mark.parametrize("language", ["ar", "fa", "vi", "fr"])
+def test_a_refusal_is_said_in_the_readers_language(language):
+    from fieldkit.i18n import set_language
+    from fieldkit.permissions import Write, require, require_write
+
+    set_language(language)
+    try:
+        refusals = []
+        for refuse in (lambda: require("clerk", "record encounter"),
+                       lambda: require_write("clinician", Write("patient", "update", ("merged_into",)))):
+            with pytest.raises(NotAllowed) as refused:
+                refuse()
+            refusals.append(str(refused.value))
+    finally:
+        set_language("en")
+    for said in refusals:  # no English word of the code's left in it
+        assert not re.search(r"\b(may|not|clerk|clinician|record|encounter|update|patient|records)\b", said), said

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fieldkit.i18n import N_, _
-from fieldkit.records.models import Vitals, round_half_up
+from fieldkit.records.models import MEASURES, Vitals, round_half_up
 
 INF = float("inf")
 # (highest value of the band, points), ascending: a reading takes the first band it fits.
@@ -50,6 +50,14 @@ QSOFA_VERSION = "qSOFA (Sepsis-3, Singer et al. JAMA 2016)"
 QSOFA_RR = 22  # /min or more
 QSOFA_SBP = 100  # mmHg or less
 QSOFA_HIGH = 2
+# Each part of a score named as the chart names it: the measures' own labels, and three more.
+PART_LABELS = {**{name: measure.label for name, measure in MEASURES.items()},
+               "oxygen": N_("Oxygen"), "avpu": N_("Consciousness"), "mentation": N_("Altered mentation")}
+
+
+def part_label(name: str) -> str:
+    """A score's part (a reading, oxygen, consciousness) in the reader's language."""
+    return _(PART_LABELS.get(name, name))
 
 
 @dataclass(frozen=True)
@@ -70,7 +78,8 @@ class Score:
     def summary(self) -> str:
         """In the reader's language; the band and response are stored in English (N_ marks them)."""
         text = f"{self.name} {self.total} {_(self.band)}: {_(self.response)}"
-        return text if self.complete else text + " " + _("(missing {names})").format(names=", ".join(self.missing))
+        return text if self.complete else text + " " + _("(missing {names})").format(
+            names=", ".join(part_label(name) for name in self.missing))
 
 
 def points(bands: Bands, value: float) -> int:

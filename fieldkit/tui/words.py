@@ -25,6 +25,8 @@ WORDS = {
     "phone": N_("phone"), "identifiers": N_("identifiers"), "locality": N_("locality"),
     "allergies": N_("allergies"),
 }
+# Units said as a word ("per minute") are translated; symbols (°C, mmHg, kg, %) are the same everywhere.
+UNITS = {"/min": N_("/min")}
 
 
 def born(patient: PatientSummary) -> str:
@@ -32,6 +34,11 @@ def born(patient: PatientSummary) -> str:
     if not patient.birth_date:
         return "?"
     return digits(patient.birth_date[:4]) + ("~" if patient.birth_date_estimated else "")
+
+
+def unit(symbol: str) -> str:
+    """A measure's unit as the reader writes it."""
+    return _(UNITS[symbol]) if symbol in UNITS else symbol
 
 
 def word(stored: str | None) -> str:

@@ -146,3 +146,14 @@ def test_news2_gives_children_no_adult_risk_band():
     child = news2(infant, age_years=1)
     assert child.band == "under 16" and "paediatric" in child.response and child.total == 5
     assert news2(infant, age_years=16).band == "medium"
+
+
+def test_a_scores_missing_readings_are_named_in_the_readers_language():
+    from fieldkit.i18n import set_language
+
+    set_language("ar")
+    try:
+        summary = news2(Vitals(temperature_c=37, pulse=80)).summary
+    finally:
+        set_language("en")
+    assert "avpu" not in summary and "resp_rate" not in summary and "الوعي" in summary, summary
