@@ -120,9 +120,9 @@ def test_render_modes():
     assert len(rtl.render("لا إله", "app")) == len("لا إله"), "lam-alef ligatures would shrink the cell"
 
 
-def test_shown_reorders_each_line_on_its_own():
-    rtl.set_mode("words")
-    assert rtl.shown("أحمد علي\nAhmed Ali") == "علي أحمد\nAhmed Ali"
+def test_words_mode_reorders_the_words_of_a_line_and_leaves_latin_alone():
+    assert rtl.render("أحمد علي", "words") == "علي أحمد"
+    assert rtl.render("Ahmed Ali", "words") == "Ahmed Ali"
     with pytest.raises(ValueError):
         rtl.set_mode("mirror")
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import time
 import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.command import CommandPalette
+from textual.filter import LineFilter
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker
@@ -47,6 +49,7 @@ from fieldkit.tui.messages import (
     SignedIn,
 )
 from fieldkit.tui.network import NetworkScreen
+from fieldkit.tui.palette import palette, speak_footer_key, translated
 from fieldkit.tui.pin import Pin
 from fieldkit.tui.register import RegisterScreen
 from fieldkit.tui.settings import SettingsScreen
@@ -94,6 +97,7 @@ class FieldkitApp(App):
         laptop = Keystore(home.keystore)
         settings = laptop.settings() if laptop.exists else {}
         set_language(settings.get("language", "en"))
+        speak_footer_key(self)
         rtl.set_mode(settings.get("rtl_mode", "terminal"))
         self.idle_lock_seconds = idle_lock_seconds or 60 * int(settings.get("lock_after") or LOCK_AFTER_MINUTES)
         if settings.get("theme") in self.available_themes:
@@ -132,6 +136,11 @@ class FieldkitApp(App):
         if self.keymap_error:
             self.notify(self.keymap_error, severity="warning", timeout=10)
 
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        # Every widget's lines pass here after wrapping: right-to-left text is laid out in one place.
+        filters = super().get_line_filters()
+        return filters if rtl.mode() == "terminal" else [rtl.BIDI, *filters]
+
     def _tell_terminal(self, sequence: str) -> None:
         if self._driver is not None and not self.is_headless:
             self._driver.write(sequence)
@@ -144,6 +153,7 @@ class FieldkitApp(App):
     async def on_signed_in(self, message: SignedIn) -> None:
         desk = self.desk = message.desk
         set_language(desk.user.language)
+        speak_footer_key(self)
         self.signed_in = f"{desk.user.name} ({word(desk.user.role)})"
         # The app's worker: the sign-in screen's own worker dies with it when home replaces it.
         self.run_worker(self.count_pending(), group="pending", exclusive=True, exit_on_error=False)
@@ -195,6 +205,7 @@ class FieldkitApp(App):
         await off_loop(Keystore(self.home.keystore).set_setting, "language", language)
         desk.user = user
         set_language(language)
+        speak_footer_key(self)
         self.signed_in = f"{user.name} ({word(user.role)})"
         while len(self.screen_stack) > 2:  # the default screen, then home
             await self.pop_screen()
@@ -270,8 +281,12 @@ class FieldkitApp(App):
         if self.desk is not None:
             self.push_screen(SettingsScreen(round(self.idle_lock_seconds / 60)))
 
+    def action_command_palette(self) -> None:
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(palette())
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        yield from translated(super().get_system_commands(screen))
         if self.desk is None:
             return
         yield SystemCommand(_("Register a patient"), _("Open the registration form (F4)"),

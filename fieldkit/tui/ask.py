@@ -15,7 +15,6 @@ from textual.widgets import Footer, Input, Static
 from fieldkit.errors import FieldkitError
 from fieldkit.i18n import N_, _
 from fieldkit.tui.base import Translated, background
-from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
 
 
@@ -42,7 +41,7 @@ class Ask(Translated, ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         yield StatusBar()
         with Vertical(id="ask"):
-            yield Static(shown(self.question), id="ask-question")
+            yield Static(self.question, id="ask-question")
             yield Input(self.value, placeholder=self.placeholder, id="answer", compact=True)
             yield Static("", id="ask-error", classes="error")
         yield Footer()
@@ -61,6 +60,6 @@ class Ask(Translated, ModalScreen[bool]):
         try:
             await self.save_answer(self.query_one("#answer", Input).value)
         except FieldkitError as exc:
-            self.query_one("#ask-error", Static).update(shown(_(str(exc))))
+            self.query_one("#ask-error", Static).update(_(str(exc)))
             return
         self.dismiss(True)

@@ -23,7 +23,6 @@ from textual.worker import Worker, WorkerState
 from fieldkit.errors import FieldkitError, disk_refused
 from fieldkit.i18n import _
 from fieldkit.permissions import allowed
-from fieldkit.tui.rtl import shown
 
 if TYPE_CHECKING:
     from textual._work_decorator import Decorator
@@ -47,7 +46,7 @@ def clinic_app(node: Any) -> FieldkitApp:
 
 def failure_text(error: BaseException) -> str:
     if isinstance(error, FieldkitError):
-        return shown(_(str(error)))
+        return _(str(error))
     refused = disk_refused(error)
     if refused == "full":
         return _("The disk is full, so that was not saved; what is on screen is kept. Free some space, then save again.")
@@ -73,7 +72,7 @@ class Translated:
         super().__init__(*args, **kwargs)
         keys = self._bindings.key_to_bindings  # type: ignore[attr-defined]
         for key, bindings in keys.items():
-            keys[key] = [replace(b, description=shown(_(b.description))) if b.description else b for b in bindings]
+            keys[key] = [replace(b, description=_(b.description)) if b.description else b for b in bindings]
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         report_failure(self, event)  # type: ignore[arg-type]

@@ -26,7 +26,6 @@ from fieldkit.records.queries import every_allergy
 from fieldkit.tui.base import ClinicScreen, background
 from fieldkit.tui.messages import OpenChart, OpenEncounter
 from fieldkit.tui.picker import Picker
-from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
 from fieldkit.tui.words import word
 
@@ -52,9 +51,9 @@ def demographics(record: dict[str, Any]) -> str:
     sex = disputed(record, "sex", lambda v: word(v or "unknown")) or word(record.get("sex") or "unknown")
     ids = (disputed(record, "identifiers", lambda v: _identifiers(v) or "-")
            or _identifiers(record.get("identifiers")) or _("no identifier"))
-    lines = [shown(full_name(record)),
+    lines = [full_name(record),
              _("{sex} · born {born} · {locality}").format(
-                 sex=sex, born=born, locality=shown(record.get("locality")) or _("no locality")),
+                 sex=sex, born=born, locality=record.get("locality") or _("no locality")),
              _("phone {phone} · {ids}").format(phone=record.get("phone") or "-", ids=ids)]
     if record.get("merged_into"):
         lines.append(_("MERGED into {id}: record new encounters there").format(id=record["merged_into"]))
@@ -82,7 +81,7 @@ def merged_lines(record: dict[str, Any], mark: dict[str, str]) -> str:
     for other in record["merged"]:
         born = day(other["birth_date"]) if other.get("birth_date") else "?"
         lines.append(_marked(_("{name} · born {born} · phone {phone} · {ids}").format(
-            name=shown(full_name(other)), born=born, phone=other.get("phone") or "-",
+            name=full_name(other), born=born, phone=other.get("phone") or "-",
             ids=_identifiers(other.get("identifiers")) or _("no identifier")), mark[other["id"]]))
     return "\n".join(lines)
 
@@ -93,10 +92,10 @@ def allergies(record: dict[str, Any]) -> str:
     parts = []
     for part in every_allergy(record):
         if part["disputed"] is not None:
-            listed = _("DISPUTED {values}").format(values=" | ".join(shown(", ".join(v or [])) or _("none")
+            listed = _("DISPUTED {values}").format(values=" | ".join(", ".join(v or []) or _("none")
                                                                      for v in part["disputed"]))
         else:
-            listed = shown(", ".join(part["allergies"]))
+            listed = ", ".join(part["allergies"])
         parts.append(f"{listed} {mark[part['patient_id']]}".rstrip() if mark else listed)
     return _("ALLERGIES: {list}").format(list="; ".join(parts)) if parts else _("No known allergies recorded")
 
@@ -106,10 +105,10 @@ def encounter_line(encounter: dict[str, Any], mark: str = "") -> str:
     diagnoses = "; ".join(d.get("text") or d.get("code") or "" for d in encounter.get("diagnoses", []))
     kind = word(encounter.get("kind", "visit"))
     total = digits(str(news2["total"])) if "total" in news2 else "-"
-    line = f"{moment(encounter['at'][:16])}  {kind:<11} NEWS2 {total} {_(news2.get('band', ''))}  {shown(diagnoses)}"
+    line = f"{moment(encounter['at'][:16])}  {kind:<11} NEWS2 {total} {_(news2.get('band', ''))}  {diagnoses}"
     if encounter.get("entered_in_error"):
         line += "  " + _("[ENTERED IN ERROR]")
-    notes = ["    " + _("amended: {note}").format(note=shown(a.get("note")))
+    notes = ["    " + _("amended: {note}").format(note=a.get("note") or "")
              for a in encounter.get("amendments", []) if a["kind"] == "amend"]
     return "\n".join([_marked(line.rstrip(), mark), *notes])
 
@@ -118,10 +117,10 @@ def open_tasks(record: dict[str, Any]) -> list[tuple[str, tuple[str, dict[str, A
     """(line, (entity, task)) for each open follow-up and each referral not yet arrived."""
     mark = marks(record)
     found = [(_marked(_("follow-up {due} {reason} ({status})").format(
-                 due=day(f["due"]), reason=shown(f["reason"] or ""), status=word(f["status"])), mark.get(f["patient_id"], "")),
+                 due=day(f["due"]), reason=f["reason"] or "", status=word(f["status"])), mark.get(f["patient_id"], "")),
               ("followup", f)) for f in record["followups"] if f["status"] == "open"]
     found += [(_marked(_("referral to {facility}, {urgency} ({status})").format(
-                  facility=shown(r["to_facility"]), urgency=word(r["urgency"]), status=word(r["status"])),
+                  facility=r["to_facility"], urgency=word(r["urgency"]), status=word(r["status"])),
                   mark.get(r["patient_id"], "")), ("referral", r))
               for r in record["referrals"] if r["status"] in ("pending", "sent")]
     return found

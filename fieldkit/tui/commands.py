@@ -13,7 +13,6 @@ from textual.command import Hit, Hits, Provider
 from fieldkit.i18n import _, digits
 from fieldkit.tui.base import clinic_app
 from fieldkit.tui.messages import OpenChart
-from fieldkit.tui.rtl import shown
 from fieldkit.tui.words import word
 
 MIN_QUERY = 2
@@ -26,6 +25,6 @@ class PatientCommands(Provider):
             return
         for rank, patient in enumerate(await desk.search(query)):
             born = digits(patient.birth_date[:4]) if patient.birth_date else "?"
-            yield Hit(1.0 - rank / 100, f"{shown(patient.full_name)}  ({word(patient.sex)}, {born})",
+            yield Hit(1.0 - rank / 100, f"{patient.full_name}  ({word(patient.sex)}, {born})",
                       partial(self.app.post_message, OpenChart(patient.id)), text=patient.full_name,
-                      help=_("open the chart · {locality}").format(locality=shown(patient.locality) or _("no locality")))
+                      help=_("open the chart · {locality}").format(locality=patient.locality or _("no locality")))

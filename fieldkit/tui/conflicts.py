@@ -22,7 +22,6 @@ from fieldkit.i18n import N_, _, digits, moment, ngettext
 from fieldkit.records.queries import when
 from fieldkit.text import split_list
 from fieldkit.tui.base import RoleScreen, background
-from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
 from fieldkit.tui.words import word
 
@@ -60,7 +59,7 @@ class ConflictScreen(RoleScreen):
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
-        yield Static(shown(_("Conflicts waiting for a decision")), classes="title", id="conflicts-title")
+        yield Static(_("Conflicts waiting for a decision"), classes="title", id="conflicts-title")
         yield DataTable(id="conflict-list", cursor_type="row")
         with Vertical(id="conflict-detail"):
             yield Static(id="candidates")
@@ -83,11 +82,11 @@ class ConflictScreen(RoleScreen):
         for conflict in self.conflicts:
             values = " | ".join(value_text(c["value"]) for c in conflict["candidates"])
             safety = " " + _("(safety)") if conflict["needs_review"] else ""
-            table.add_row(shown(conflict["patient_name"]), word(conflict["field"]) + safety, shown(values))
+            table.add_row(conflict["patient_name"], word(conflict["field"]) + safety, values)
         count = len(self.conflicts)
-        self.query_one("#conflicts-title", Static).update(shown(ngettext(
+        self.query_one("#conflicts-title", Static).update(ngettext(
             "{n} conflict waiting for a decision", "{n} conflicts waiting for a decision", count
-        ).format(n=digits(str(count))) if count else _("No conflict waiting")))
+        ).format(n=digits(str(count))) if count else _("No conflict waiting"))
         self.show_detail(0)
         table.focus()
 
@@ -101,7 +100,7 @@ class ConflictScreen(RoleScreen):
             return
         conflict = self.conflicts[row]
         self.query_one("#candidates", Static).update("\n".join(
-            f"{i}. {shown(value_text(c['value']))}   "
+            f"{i}. {value_text(c['value'])}   "
             + _("by {author} at {time}").format(author=c["author"], time=moment(when(c["ver"])[:16]))
             for i, c in enumerate(conflict["candidates"], start=1)))
 
@@ -130,6 +129,5 @@ class ConflictScreen(RoleScreen):
             return
         self.query_one("#choice", Input).value = self.query_one("#reason", Input).value = ""
         self.query_one("#conflict-error", Label).update("")
-        self.notify(shown(_("Kept {value} for {field}.").format(value=value_text(value),
-                                                                   field=word(conflict["field"]))))
+        self.notify(_("Kept {value} for {field}.").format(value=value_text(value), field=word(conflict["field"])))
         self.load()

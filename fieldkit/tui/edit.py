@@ -18,7 +18,6 @@ from fieldkit.i18n import _
 from fieldkit.records.names import full_name
 from fieldkit.tui.base import background
 from fieldkit.tui.register import TEXT_FIELDS, RegisterScreen
-from fieldkit.tui.rtl import shown
 from fieldkit.tui.words import word
 
 TYPED = ("given_name", "other_names", "family_name", "phone", "locality")
@@ -37,18 +36,19 @@ class EditScreen(RegisterScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.query_one(".title", Static).update(shown(_("Edit {name}").format(name=full_name(self.record))))
+        self.query_one(".title", Static).update(_("Edit {name}").format(name=full_name(self.record)))
         values = prefilled(self.record)
         for name, _label in TEXT_FIELDS:
             self.query_one(f"#{name}", Input).value = values.get(name, "")
         self.query_one("#sex", Select).value = self.record.get("sex") or "unknown"
+        self.query_one("#name_order", Select).value = self.record.get("name_order") or "given-first"
 
     def changes(self) -> dict[str, Any]:
         """Every field the form shows, blank ones as blank (they clear the field): the use case keeps
         only those that differ from the record."""
         data = self.patient()
         changes: dict[str, Any] = {name: data.get(name, "") for name in TYPED}
-        changes |= {"sex": data["sex"], "allergies": data.get("allergies", [])}
+        changes |= {"sex": data["sex"], "allergies": data.get("allergies", []), "name_order": data["name_order"]}
         typed_birth = self.query_one("#birth_date", Input).value.strip()
         if data.get("birth_date_estimated"):  # an age typed in place of the date
             changes |= {"birth_date": data["birth_date"], "birth_date_estimated": True}
@@ -62,7 +62,7 @@ class EditScreen(RegisterScreen):
         try:
             changed = await self.desk.edit_patient(self.record["id"], self.changes())
         except FieldkitError as exc:
-            error.update(shown(_(str(exc))))
+            error.update(_(str(exc)))
             return
         if changed:
             self.notify(_("Saved: {fields}.").format(fields=", ".join(word(name) for name in changed)))

@@ -49,9 +49,8 @@ from fieldkit.text import ascii_digits
 from fieldkit.tui.base import ClinicScreen, background
 from fieldkit.tui.escalate import NOTE, REFER, EscalateScreen, needs_escalation
 from fieldkit.tui.rows import Rows
-from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
-from fieldkit.tui.words import word
+from fieldkit.tui.words import unit, word
 
 # NEWS2's readings in the order they are taken, then consciousness; the other measurements after.
 SCORED = ("temperature_c", "pulse", "resp_rate", "systolic_bp", "diastolic_bp", "spo2")
@@ -88,7 +87,7 @@ def breakdown(score: Score) -> str:
     detail = parts or _("no parameter scores")
     if score.missing:
         detail += "; " + _("missing: {names}").format(names=", ".join(_(LABELS[name]) for name in score.missing))
-    return shown(f"{score.name} {digits(str(score.total))} {_(score.band)}: {_(score.response)}\n  {detail}")
+    return f"{score.name} {digits(str(score.total))} {_(score.band)}: {_(score.response)}\n  {detail}"
 
 
 def follow_up_note(typed: str, today: date | None = None) -> tuple[str, bool]:
@@ -143,9 +142,9 @@ class EncounterScreen(ClinicScreen):
         self.patient_id = patient_id
         birth = record.get("birth_date")
         self.age = age_in_years(date.fromisoformat(birth)) if birth else None
-        self.title_line = shown(full_name(record))
+        self.title_line = full_name(record)
         if record.get("allergies"):
-            self.title_line += "  " + _("ALLERGIES: {list}").format(list=shown(", ".join(record["allergies"])))
+            self.title_line += "  " + _("ALLERGIES: {list}").format(list=", ".join(record["allergies"]))
         self.escalation_note = ""  # why a high NEWS2 was saved without an urgent referral, once asked
         # Until the draft is back, the form's own start-up events must not overwrite it with blanks.
         self.restored = False
@@ -155,43 +154,43 @@ class EncounterScreen(ClinicScreen):
         with VerticalScroll(id="encounter-form"):
             yield Static(_("New encounter: {patient}").format(patient=self.title_line), classes="title")
             with Grid(classes="readings"):
-                yield Label(shown(_("Encounter kind")))
+                yield Label(_("Encounter kind"))
                 yield Select([(word(kind), kind) for kind in KINDS], value="visit", allow_blank=False, id="kind",
                              compact=True, classes="wide")
                 for name in SCORED:
                     yield from self._reading(name)
-                yield Label(shown(_("Consciousness (AVPU)")))
+                yield Label(_("Consciousness (AVPU)"))
                 yield Input(id="avpu", classes="vital", compact=True, max_length=1, placeholder="ACVPU 1-5")
                 yield Label("", id="avpu-note", classes="note")
                 with Horizontal(id="oxygen"):
-                    yield Tick(shown(_("on oxygen")), id="on_oxygen", compact=True)
-                    yield Tick(shown(_("SpO2 scale 2")), id="hypercapnic", compact=True)
+                    yield Tick(_("on oxygen"), id="on_oxygen", compact=True)
+                    yield Tick(_("SpO2 scale 2"), id="hypercapnic", compact=True)
                 for name in MEASURED:
                     yield from self._reading(name)
-                yield Label(shown(_("Blood glucose")))
+                yield Label(_("Blood glucose"))
                 yield Input(id="glucose", classes="vital", compact=True)
                 with Horizontal(id="glucose-unit-row"):
                     yield Select([(unit, unit) for unit in GLUCOSE], value="mg/dL", allow_blank=False,
                                  id="glucose_unit", compact=True)
                     yield Label("", id="glucose-note", classes="note")
-            yield Static(shown(_("Diagnoses: ICD-10 code and text, one per line")), classes="section")
+            yield Static(_("Diagnoses: ICD-10 code and text, one per line"), classes="section")
             yield Rows("dx", DIAGNOSIS_PARTS, Encounter.model_fields["diagnoses"].metadata[0].max_length, id="diagnoses")
-            yield Static(shown(_("Prescriptions: drug, dose, route, how often, days")), classes="section")
+            yield Static(_("Prescriptions: drug, dose, route, how often, days"), classes="section")
             yield Rows("rx", PRESCRIPTION_PARTS, Encounter.model_fields["prescriptions"].metadata[0].max_length,
                        id="prescriptions")
-            yield Static(shown(_("Referral and follow-up")), classes="section")
+            yield Static(_("Referral and follow-up"), classes="section")
             with Grid(classes="readings plan"):
-                yield Label(shown(_("Refer to (facility)")))
+                yield Label(_("Refer to (facility)"))
                 yield Input(id="refer_to", compact=True, classes="wide")
-                yield Label(shown(_("Reason for referral")))
+                yield Label(_("Reason for referral"))
                 yield Input(id="refer_reason", compact=True, classes="wide")
-                yield Label(shown(_("Urgency")))
+                yield Label(_("Urgency"))
                 yield Select([(word(urgency), urgency) for urgency in URGENCIES], value="routine", allow_blank=False,
                              id="urgency", compact=True, classes="wide")
-                yield Label(shown(_("Follow-up due")))
+                yield Label(_("Follow-up due"))
                 yield Input(id="follow_up", compact=True, placeholder=_("day/month/year"))
                 yield Label("", id="follow_up-note", classes="note")
-                yield Label(shown(_("Notes")))
+                yield Label(_("Notes"))
                 yield Input(id="notes", compact=True, classes="wide")
         # Below the form, never scrolled away: what stops the save, and the scores.
         yield Label("", id="encounter-error", classes="error")
@@ -200,7 +199,7 @@ class EncounterScreen(ClinicScreen):
 
     def _reading(self, name: str) -> ComposeResult:
         measure = MEASURES[name]
-        yield Label(shown(f"{_(measure.label)} ({measure.unit})"))
+        yield Label(f"{_(measure.label)} ({unit(measure.unit)})")
         yield Input(id=name, classes="vital", compact=True)
         yield Label("", id=f"{name}-note", classes="note")
 
@@ -270,7 +269,7 @@ class EncounterScreen(ClinicScreen):
 
     def _note(self, name: str, text: str, refused: bool = False) -> None:
         """The words beside a field; a refused field is marked, its typed value left to correct."""
-        self.query_one(f"#{name}-note", Label).update(shown(text))
+        self.query_one(f"#{name}-note", Label).update(text)
         self.query_one(f"#{name}", Input).set_class(refused, "refused")
 
     # -- the draft ------------------------------------------------------------------------------
@@ -366,7 +365,7 @@ class EncounterScreen(ClinicScreen):
             first = first or widget
         more = len(found) - 1
         line = found[0].text + (" " + _("(and {n} more)").format(n=digits(str(more))) if more else "")
-        self.query_one("#encounter-error", Label).update(shown(line))
+        self.query_one("#encounter-error", Label).update(line)
         if first is not None:
             first.focus()
 
@@ -381,7 +380,7 @@ class EncounterScreen(ClinicScreen):
                 self.action_save()
                 return
             self.query_one("#encounter-error", Label).update(
-                shown(_("Emergency referral: type where to, then F2 to save.")))
+                _("Emergency referral: type where to, then F2 to save."))
             facility.focus()
         elif choice == NOTE:
             self.escalation_note = why
@@ -400,7 +399,7 @@ class EncounterScreen(ClinicScreen):
         try:
             recorded = await self.desk.record_encounter(data)
         except FieldkitError as exc:
-            self.query_one("#encounter-error", Label).update(shown(str(exc)))
+            self.query_one("#encounter-error", Label).update(str(exc))
             return
         self.workers.cancel_group(self, "draft")
         await self.desk.drop_draft(self.patient_id)
@@ -408,7 +407,7 @@ class EncounterScreen(ClinicScreen):
         if data.get("follow_up"):
             note, _refused = follow_up_note(data["follow_up"]["due"])
             message += " " + _("Follow-up: {day}").format(day=note)
-        self.notify(shown(message), timeout=6)
+        self.notify(message, timeout=6)
         self.dismiss()
 
 

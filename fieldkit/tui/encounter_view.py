@@ -21,9 +21,8 @@ from fieldkit.records.models import GLUCOSE, MEASURES
 from fieldkit.records.names import full_name
 from fieldkit.tui.ask import Ask
 from fieldkit.tui.base import ClinicScreen, background
-from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
-from fieldkit.tui.words import word
+from fieldkit.tui.words import unit, word
 
 # The score parts that are not a measure, by the names the scores give them.
 PART_LABELS = {"avpu": N_("Consciousness"), "oxygen": N_("Oxygen"), "mentation": N_("Altered mentation")}
@@ -37,7 +36,7 @@ def _label(name: str) -> str:
 
 def readings(vitals: dict[str, Any]) -> list[str]:
     """Each reading as label, value and unit, in the order they are taken."""
-    shown_ = [f"{_(measure.label)} {number(vitals[name], measure.decimals or None)} {measure.unit}"
+    shown_ = [f"{_(measure.label)} {number(vitals[name], measure.decimals or None)} {unit(measure.unit)}"
               for name, measure in MEASURES.items() if vitals.get(name) is not None]
     if vitals.get("avpu"):
         shown_.append(f"{_('Consciousness')} {_(AVPU_WORDS.get(vitals['avpu'], vitals['avpu']))}")
@@ -45,7 +44,7 @@ def readings(vitals: dict[str, Any]) -> list[str]:
         shown_.append(_("on oxygen"))
     if vitals.get("glucose") is not None:
         measure = GLUCOSE[vitals.get("glucose_unit", "mg/dL")]
-        shown_.append(f"{_(measure.label)} {number(vitals['glucose'], measure.decimals or None)} {measure.unit}")
+        shown_.append(f"{_(measure.label)} {number(vitals['glucose'], measure.decimals or None)} {unit(measure.unit)}")
     return shown_
 
 
@@ -70,37 +69,37 @@ def details(record: dict[str, Any], encounter: dict[str, Any]) -> str:
     """The whole encounter as the lines the screen shows."""
     lines = [_("{at} · {kind} · recorded by {author}").format(
         at=moment(encounter["at"][:16]), kind=word(encounter.get("kind", "visit")),
-        author=shown(encounter.get("author_name") or encounter["author"][:8]))]
+        author=encounter.get("author_name") or encounter["author"][:8])]
     if encounter.get("patient_id") not in (None, record["id"]):
         other: dict[str, Any] = next((m for m in record.get("merged", ()) if m["id"] == encounter["patient_id"]), {})
         lines.append(_("Recorded under the merged record {name} ({id})").format(
-            name=shown(full_name(other)) if other else "?", id=encounter["patient_id"]))
+            name=full_name(other) if other else "?", id=encounter["patient_id"]))
     for correction in encounter.get("amendments", []):
         if correction["kind"] == "entered_in_error":
             lines.append(_("ENTERED IN ERROR ({at}, {author}): {reason}").format(
-                at=moment(correction["at"][:16]), author=shown(correction.get("author_name") or correction["author"][:8]),
-                reason=shown(correction.get("reason"))))
+                at=moment(correction["at"][:16]), author=correction.get("author_name") or correction["author"][:8],
+                reason=correction.get("reason") or ""))
     lines += ["", _("Readings: {list}").format(list=" · ".join(readings(encounter.get("vitals", {}))) or _("none"))]
     scores = encounter.get("scores", {})
     lines += [line for line in (score_line("NEWS2", scores.get("news2", {})), score_line("qSOFA", scores.get("qsofa", {})))
               if line]
-    diagnoses = [" ".join(filter(None, (d.get("code"), shown(d.get("text"))))) for d in encounter.get("diagnoses", [])]
+    diagnoses = [" ".join(filter(None, (d.get("code"), d.get("text")))) for d in encounter.get("diagnoses", [])]
     lines.append(_("Diagnoses: {list}").format(list="; ".join(diagnoses) or _("none")))
-    drugs = [shown(prescription(drug)) for drug in encounter.get("prescriptions", [])]
+    drugs = [prescription(drug) for drug in encounter.get("prescriptions", [])]
     lines.append(_("Prescriptions: {list}").format(list="; ".join(drugs) or _("none")))
     for referral in record.get("referrals", []):
         if referral.get("encounter_id") == encounter["id"]:
             lines.append(_("Referred to {facility}, {urgency} ({status})").format(
-                facility=shown(referral["to_facility"]), urgency=word(referral["urgency"]),
+                facility=referral["to_facility"], urgency=word(referral["urgency"]),
                 status=word(referral["status"])))
     for follow_up in record.get("followups", []):
         if follow_up.get("encounter_id") == encounter["id"]:
             lines.append(_("Follow-up due {due} ({status})").format(due=day(follow_up["due"]),
                                                                    status=word(follow_up["status"])))
     if encounter.get("notes"):
-        lines.append(_("Notes: {notes}").format(notes=shown(encounter["notes"])))
+        lines.append(_("Notes: {notes}").format(notes=encounter["notes"]))
     amended = [_("amended {at} by {author}: {note}").format(
-        at=moment(a["at"][:16]), author=shown(a.get("author_name") or a["author"][:8]), note=shown(a.get("note")))
+        at=moment(a["at"][:16]), author=a.get("author_name") or a["author"][:8], note=a.get("note") or "")
         for a in encounter.get("amendments", []) if a["kind"] == "amend"]
     return "\n".join(lines + (["", *amended] if amended else []))
 
@@ -125,7 +124,7 @@ class EncounterView(ClinicScreen):
     def compose(self) -> ComposeResult:
         yield StatusBar()
         with VerticalScroll(id="encounter-view"):
-            yield Static(_("Encounter of {name}").format(name=shown(full_name(self.record))), classes="title")
+            yield Static(_("Encounter of {name}").format(name=full_name(self.record)), classes="title")
             yield Static(details(self.record, self.encounter), id="encounter-details")
         yield Footer()
 

@@ -22,7 +22,6 @@ from fieldkit.i18n import N_, _, digits
 from fieldkit.records.scores import Score
 from fieldkit.text import ascii_digits
 from fieldkit.tui.base import Translated
-from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
 
 REFER, NOTE = "refer", "note"
@@ -56,12 +55,12 @@ class EscalateScreen(Translated, ModalScreen[tuple[str, str] | None]):
         yield StatusBar()
         with Vertical(id="escalate"):
             score = self.score
-            yield Static(shown(f"{score.name} {digits(str(score.total))} {_(score.band)}: {_(score.response)}"),
+            yield Static(f"{score.name} {digits(str(score.total))} {_(score.band)}: {_(score.response)}",
                          classes="title")
-            yield Static(shown(_("Escalate before saving: refer urgently, or note why not.")))
+            yield Static(_("Escalate before saving: refer urgently, or note why not."))
             yield OptionList(
-                Option(shown(digits("1") + "  " + _("Refer as an emergency (then type where)")), id=REFER),
-                Option(shown(digits("2") + "  " + _("Save without referral, noting why")), id=NOTE),
+                Option(digits("1") + "  " + _("Refer as an emergency (then type where)"), id=REFER),
+                Option(digits("2") + "  " + _("Save without referral, noting why"), id=NOTE),
                 id="escalate-choice")
             yield Input(placeholder=_("Why not escalated (e.g. doctor at the bedside), then Enter"),
                         id="escalate-reason", compact=True)
@@ -100,6 +99,6 @@ class EscalateScreen(Translated, ModalScreen[tuple[str, str] | None]):
     def noted(self, event: Input.Submitted) -> None:
         why = event.value.strip()
         if not why:
-            self.query_one("#escalate-error", Label).update(shown(_("Type why it is not escalated, or Esc to go back.")))
+            self.query_one("#escalate-error", Label).update(_("Type why it is not escalated, or Esc to go back."))
             return
         self.dismiss((NOTE, why))

@@ -28,7 +28,6 @@ from fieldkit.records.worklists import PAGE
 from fieldkit.text import ascii_digits
 from fieldkit.tui.base import ClinicScreen, background
 from fieldkit.tui.messages import OpenChart, OpenRegistration
-from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
 from fieldkit.tui.words import born, word
 
@@ -43,13 +42,13 @@ _PHONE_LIKE = re.compile(r"[+(]*[0-9][0-9()./ -]*")
 
 
 def clip(text: str, width: int) -> str:
-    """`text` cut to `width` cells with an ellipsis, in logical order, then laid out for the
-    terminal: cutting a laid-out right-to-left line would drop its first words, not its last."""
+    """`text` cut to `width` cells with an ellipsis, in logical order (the drawn line is laid
+    out later, so a right-to-left name loses its last words, not its first)."""
     if cell_len(text) > width:
         while cell_len(text) > width - 1:
             text = text[:-1]
         text = text.rstrip() + "…"
-    return shown(text)
+    return text
 
 
 def known_by(patient: PatientSummary) -> str:
@@ -160,14 +159,14 @@ class HomeScreen(ClinicScreen):
         heading = f"{title}: {number(count)}"
         if count > len(rows):
             heading += " · " + _("{first}–{last}").format(first=number(first + 1), last=number(first + len(rows)))
-        self.query_one(f"#{task}-title", Static).update(shown(heading))
+        self.query_one(f"#{task}-title", Static).update(heading)
         table = self.query_one(f"#{task}", DataTable)
         cursor = table.cursor_row
         table.clear(columns=True)
         lead = max((cell_len(what) for _id, what, _name in rows), default=1)
         table.add_column("", width=lead)
         table.add_column("", width=TASK_CELLS - lead)
-        table.add_rows([(shown(what), clip(name, TASK_CELLS - lead)) for _id, what, name in rows])
+        table.add_rows([(what, clip(name, TASK_CELLS - lead)) for _id, what, name in rows])
         if rows:
             table.move_cursor(row=min(cursor, len(rows) - 1))
         self.tasks[task] = [patient for patient, _what, _name in rows]
@@ -197,7 +196,7 @@ class HomeScreen(ClinicScreen):
         self._show(title, found)
 
     def _show(self, title: str, patients: list[PatientSummary]) -> None:
-        self.query_one("#results-title", Static).update(shown(title))
+        self.query_one("#results-title", Static).update(title)
         table = self.query_one("#results", DataTable)
         table.clear()
         self.shown = [p.id for p in patients]

@@ -24,7 +24,6 @@ from fieldkit.errors import FieldkitError
 from fieldkit.i18n import N_, _, day, ngettext, number
 from fieldkit.records.names import full_name
 from fieldkit.tui.base import RoleScreen, Translated, background
-from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
 from fieldkit.tui.words import born, word
 
@@ -38,7 +37,7 @@ def why(found: dict[str, Any]) -> str:
     if "reasons" in found:
         return _("Alike: {reasons}").format(reasons=", ".join(_(reason) for reason in found["reasons"]))
     typed = found.get("registered_anyway")
-    return _("Registered anyway: {reason}").format(reason=shown(typed)) if typed else _("Flagged at registration")
+    return _("Registered anyway: {reason}").format(reason=typed) if typed else _("Flagged at registration")
 
 
 def status(record: dict[str, Any]) -> str:
@@ -54,13 +53,13 @@ def sides(record: dict[str, Any]) -> list[tuple[str, str]]:
         birth += " " + _("(estimated)")
     ids = ", ".join(f"{system} {value}" for system, value in (record.get("identifiers") or {}).items())
     return [
-        (_("Name"), shown(full_name(record))),
+        (_("Name"), full_name(record)),
         (_("Sex"), word(record.get("sex") or "unknown")),
         (_("Born"), birth),
         (_("Phone"), record.get("phone") or "-"),
         (_("Identifiers"), ids or "-"),
-        (_("Locality"), shown(record.get("locality") or "-")),
-        (_("Allergies"), shown(", ".join(record.get("allergies") or [])) or _("none recorded")),
+        (_("Locality"), record.get("locality") or "-"),
+        (_("Allergies"), ", ".join(record.get("allergies") or []) or _("none recorded")),
         (_("Encounters"), number(len(record["encounters"]))),
         (_("Status"), status(record)),
         (_("Id"), record["id"]),
@@ -192,7 +191,7 @@ class MergeScreen(RoleScreen):
         for pair in self.pairs:
             first, second = pair["first"], pair["second"]
             merged = " (" + _("merged") + ")" if pair["why"].get("merged") else ""
-            table.add_row(shown(first.full_name), f"{born(first)} / {born(second)}", shown(second.full_name) + merged)
+            table.add_row(first.full_name, f"{born(first)} / {born(second)}", second.full_name + merged)
 
     @on(DataTable.RowSelected, "#pairs")
     def chosen(self, event: DataTable.RowSelected) -> None:
@@ -222,7 +221,7 @@ class MergeScreen(RoleScreen):
         self.survivor = side
         goes = self.records[1 - side]
         self._note(_("Record {stays} stays; record {goes} ({name}) will point to it. F2 to merge.").format(
-            stays=number(side + 1), goes=number(2 - side), name=shown(full_name(goes))))
+            stays=number(side + 1), goes=number(2 - side), name=full_name(goes)))
         self.query_one("#merge-error", Label).update("")
 
     def action_merge(self) -> None:
@@ -235,7 +234,7 @@ class MergeScreen(RoleScreen):
         stays, goes = self.records[self.survivor], self.records[1 - self.survivor]
         question = _("Merge {goes} ({goes_id}) into {stays} ({stays_id})? Encounters stay where they were "
                      "recorded; the merge can be undone.").format(
-            goes=shown(full_name(goes)), goes_id=goes["id"], stays=shown(full_name(stays)), stays_id=stays["id"])
+            goes=full_name(goes), goes_id=goes["id"], stays=full_name(stays), stays_id=stays["id"])
 
         def answered(sure: bool | None) -> None:
             if sure:
@@ -250,8 +249,7 @@ class MergeScreen(RoleScreen):
             self.query_one("#merge-error", Label).update(str(exc))
             return
         self.merged = (goes, stays)
-        self.notify(_("Merged {goes} into {stays}.").format(goes=shown(full_name(goes)),
-                                                                stays=shown(full_name(stays))))
+        self.notify(_("Merged {goes} into {stays}.").format(goes=full_name(goes), stays=full_name(stays)))
         await self._after_change(_("Merged. F3 undoes it."))
 
     def _undoable(self) -> dict[str, Any] | None:
@@ -276,7 +274,7 @@ class MergeScreen(RoleScreen):
             self.query_one("#merge-error", Label).update(str(exc))
             return
         self.merged = None
-        self.notify(_("Merge undone: {name} is a record of its own again.").format(name=shown(full_name(goes))))
+        self.notify(_("Merge undone: {name} is a record of its own again.").format(name=full_name(goes)))
         await self._after_change(_("Merge undone."))
 
     async def _after_change(self, note: str) -> None:

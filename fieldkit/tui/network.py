@@ -16,7 +16,6 @@ from fieldkit.errors import FieldkitError
 from fieldkit.i18n import N_, _, moment, number
 from fieldkit.tui.base import RoleScreen, background
 from fieldkit.tui.desk import Laptop
-from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
 
 
@@ -100,7 +99,7 @@ class NetworkScreen(RoleScreen):
             _("Held from laptop {device}: written after its cut-off, in no table until released (F3 releases up "
               "to the highlighted one)").format(device=laptop.device[:8]))
         for entry in laptop.held:
-            held.add_row(number(entry.seq), f"{entry.op} {entry.entity}", shown(entry.author), moment(entry.claimed))
+            held.add_row(number(entry.seq), f"{entry.op} {entry.entity}", entry.author, moment(entry.claimed))
 
     def _say(self, message: str) -> None:
         self.query_one("#network-message", Label).update(message)

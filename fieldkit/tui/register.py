@@ -16,18 +16,19 @@ from textual.containers import Grid, VerticalScroll
 from textual.widgets import DataTable, Footer, Input, Label, Select, Static
 
 from fieldkit.errors import FieldkitError
-from fieldkit.i18n import N_, _, day, digits, ngettext
+from fieldkit.i18n import N_, _, day, digits, language, ngettext
 from fieldkit.records.dates import EXAMPLE
 from fieldkit.records.models import Patient, estimated_birth
+from fieldkit.records.names import NAME_ORDERS, usual_order
 from fieldkit.records.problems import check
 from fieldkit.text import split_list
 from fieldkit.tui.base import ClinicScreen, background
 from fieldkit.tui.messages import OpenChart
-from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
 from fieldkit.tui.words import word
 
 SEX = ("female", "male", "other", "unknown")
+NAME_ORDER_WORDS = {"given-first": N_("given name first"), "family-first": N_("family name first")}
 TEXT_FIELDS = (("given_name", N_("Given name")), ("other_names", N_("Other names")),
                ("family_name", N_("Family name")), ("birth_date", N_("Birth date")),
                ("age", N_("or age in years")), ("phone", N_("Phone")), ("locality", N_("Locality")),
@@ -51,14 +52,17 @@ class RegisterScreen(ClinicScreen):
     def compose(self) -> ComposeResult:
         yield StatusBar()
         with VerticalScroll(id="register"):
-            yield Static(shown(_("Register a patient")), classes="title")
+            yield Static(_("Register a patient"), classes="title")
             with Grid(id="patient-form"):
                 for name, label in TEXT_FIELDS:
-                    yield Label(shown(_(label)))
+                    yield Label(_(label))
                     yield Input(value=self.typed if name == "given_name" else "", id=name, compact=True,
                                 placeholder=digits(EXAMPLE) if name == "birth_date" else "")
-                yield Label(shown(_("Sex")))
+                yield Label(_("Sex"))
                 yield Select([(word(sex), sex) for sex in SEX], value="unknown", allow_blank=False, id="sex", compact=True)
+                yield Label(_("Name said"))
+                yield Select([(_(NAME_ORDER_WORDS[order]), order) for order in NAME_ORDERS], value=usual_order(language()),
+                             allow_blank=False, id="name_order", compact=True)
             yield Static("", id="duplicates-title", classes="warning")
             yield DataTable(id="duplicates", cursor_type="row")
             yield Input(placeholder=_("Why register anyway? (then F2)"), id="reason", compact=True, select_on_focus=False)
@@ -74,6 +78,7 @@ class RegisterScreen(ClinicScreen):
         values = {name: self.query_one(f"#{name}", Input).value.strip() for name, _ in TEXT_FIELDS}
         data: dict[str, Any] = {k: v for k, v in values.items() if v and k not in ("age", "allergies")}
         data["sex"] = self.query_one("#sex", Select).value
+        data["name_order"] = self.query_one("#name_order", Select).value
         if values["allergies"]:
             data["allergies"] = split_list(values["allergies"])
         if values["age"] and not values["birth_date"]:
@@ -98,7 +103,7 @@ class RegisterScreen(ClinicScreen):
                     return
             registered = await self.desk.register(data, reason=reason)
         except FieldkitError as exc:
-            error.update(shown(str(exc)))
+            error.update(str(exc))
             return
         self.notify(_("Registered."))
         self.post_message(OpenChart(registered.patient_id, instead=True))
@@ -106,7 +111,7 @@ class RegisterScreen(ClinicScreen):
     def refused(self, data: dict[str, Any]) -> bool:
         """Checked here first, so the message can name the field in words and the cursor go to it."""
         _patient, found = check(Patient, data)
-        self.query_one("#register-error", Label).update(shown(found[0].text) if found else "")
+        self.query_one("#register-error", Label).update(found[0].text if found else "")
         field = self.query(f"#{found[0].where[0]}") if found and found[0].where else None
         if field:
             field.first().focus()
@@ -114,14 +119,14 @@ class RegisterScreen(ClinicScreen):
 
     def _show_duplicates(self) -> None:
         title = self.query_one("#duplicates-title", Static)
-        title.update(shown(ngettext(
+        title.update(ngettext(
             "{n} patient may be this person: Enter opens it; or give a reason below and F2 to register anyway",
             "{n} patients may be this person: Enter opens one; or give a reason below and F2 to register anyway",
-            len(self.duplicates)).format(n=digits(str(len(self.duplicates))))))
+            len(self.duplicates)).format(n=digits(str(len(self.duplicates)))))
         table = self.query_one("#duplicates", DataTable)
         table.clear()
         for match in self.duplicates:
-            table.add_row(shown(match.patient.full_name), day(match.patient.birth_date) if match.patient.birth_date else "?",
+            table.add_row(match.patient.full_name, day(match.patient.birth_date) if match.patient.birth_date else "?",
                           ", ".join(_(reason) for reason in match.reasons))
         table.display = self.query_one("#reason").display = True
         table.focus()

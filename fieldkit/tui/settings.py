@@ -53,16 +53,16 @@ class SettingsScreen(ClinicScreen):
     def compose(self) -> ComposeResult:
         yield StatusBar()
         with VerticalScroll(id="settings"):
-            yield Static(rtl.shown(_("Language")), classes="title")
+            yield Static(_("Language"), classes="title")
             yield Select([(name, code) for code, name in LANGUAGES.items()], value=language(),
                          allow_blank=False, id="language", compact=True)
-            yield Static(rtl.shown(_("Right-to-left test card: which block reads correctly?")), classes="title")
-            yield Static(test_card(), id="test-card")
+            yield Static(_("Right-to-left test card: which block reads correctly?"), classes="title")
+            yield rtl.LaidOut(test_card(), id="test-card")
             yield Input(placeholder=_("Type 1, 2 or 3 and Enter"), id="rtl-mode", compact=True, max_length=1)
-            yield Static(rtl.shown(_("Lock after this many minutes without a key (1 to 120), then Enter")),
+            yield Static(_("Lock after this many minutes without a key (1 to 120), then Enter"),
                          classes="title")
             yield Input(str(self.lock_after_minutes), id="lock-after", compact=True, max_length=3)
-            yield Static(rtl.shown(_("PIN to unlock the screen while the app runs")), classes="title")
+            yield Static(_("PIN to unlock the screen while the app runs"), classes="title")
             yield Input(placeholder=_("4 to 6 digits"), password=True, id="pin", compact=True)
             yield Input(placeholder=_("the same PIN again, then F2"), password=True, id="pin-again", compact=True)
             yield Label("", id="settings-error", classes="error")

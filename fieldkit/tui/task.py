@@ -19,7 +19,6 @@ from fieldkit.errors import FieldkitError
 from fieldkit.i18n import N_, _, day, digits
 from fieldkit.tui.ask import Ask
 from fieldkit.tui.base import Translated, background
-from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
 from fieldkit.tui.words import word
 
@@ -41,9 +40,9 @@ def status_word(status: str) -> str:
 def describe(entity: str, task: dict[str, Any]) -> str:
     if entity == "followup":
         return _("Follow-up due {due} · {reason} · {status}").format(
-            due=day(task["due"]), reason=shown(task["reason"] or "-"), status=status_word(task["status"]))
+            due=day(task["due"]), reason=task["reason"] or "-", status=status_word(task["status"]))
     return _("Referral to {facility}, {urgency} · {reason} · {status}").format(
-        facility=shown(task["to_facility"]), urgency=word(task["urgency"]), reason=shown(task["reason"] or "-"),
+        facility=task["to_facility"], urgency=word(task["urgency"]), reason=task["reason"] or "-",
         status=status_word(task["status"]))
 
 
@@ -66,7 +65,7 @@ class TaskScreen(Translated, ModalScreen[bool]):
         yield StatusBar()
         with Vertical(id="task"):
             yield Static(describe(self.entity, self.item), id="task-line")
-            yield OptionList(*(Option(shown(_(label)), id=choice) for choice, label in CHOICES[self.entity]
+            yield OptionList(*(Option(_(label), id=choice) for choice, label in CHOICES[self.entity]
                                if choice != self.item["status"]
                                and not (choice == RESCHEDULE and self.item["status"] != "open")), id="choices")
             yield Static("", id="task-error", classes="error")
@@ -95,7 +94,7 @@ class TaskScreen(Translated, ModalScreen[bool]):
         try:
             await self.desk.set_task_status(self.entity, self.item["id"], status)
         except FieldkitError as exc:
-            self.query_one("#task-error", Static).update(shown(_(str(exc))))
+            self.query_one("#task-error", Static).update(_(str(exc)))
             return
         self.notify(_("Now {status}.").format(status=status_word(status)))
         self.dismiss(True)

@@ -22,13 +22,12 @@ from fieldkit.tui.base import ClinicScreen, Translated, background
 from fieldkit.tui.desk import Desk, off_loop
 from fieldkit.tui.messages import SignedIn
 from fieldkit.tui.pin import Pin, looks_like_pin
-from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
 
 
 def demo_hint(user: str | None, passphrase: str) -> str:
-    return shown(_("Demo clinic: sign in as {user} with the passphrase {passphrase}").format(
-        user=user or "demo", passphrase=passphrase))
+    return _("Demo clinic: sign in as {user} with the passphrase {passphrase}").format(
+        user=user or "demo", passphrase=passphrase)
 
 
 class UnlockScreen(ClinicScreen):

@@ -20,7 +20,6 @@ from fieldkit.permissions import ROLES
 from fieldkit.store.keystore import User
 from fieldkit.tui.base import RoleScreen, background
 from fieldkit.tui.messages import RoleChanged
-from fieldkit.tui.rtl import shown
 from fieldkit.tui.status import StatusBar
 from fieldkit.tui.words import word
 
@@ -91,7 +90,7 @@ class UsersScreen(RoleScreen):
         row = table.cursor_row
         table.clear()
         for user in self.users:
-            table.add_row(shown(user.name), word(user.role), LANGUAGES.get(user.language, user.language))
+            table.add_row(user.name, word(user.role), LANGUAGES.get(user.language, user.language))
         table.move_cursor(row=min(row, len(self.users) - 1))
         table.focus()
 
@@ -110,7 +109,7 @@ class UsersScreen(RoleScreen):
         if self.revoking != user.id:  # a revocation cannot be taken back: the key is pressed twice
             self.revoking = user.id
             self._error(_("Press F4 again to revoke {name} on every laptop: no more signing in, and entries written "
-                          "as {name} from now on are held for a supervisor.").format(name=shown(user.name)))
+                          "as {name} from now on are held for a supervisor.").format(name=user.name))
             return
         self.revoking = None
         self.revoke(user)
@@ -123,7 +122,7 @@ class UsersScreen(RoleScreen):
             self._error(str(exc))
             return
         self._error("")
-        self.notify(_("{name} is revoked; the revocation spreads with the next syncs.").format(name=shown(user.name)))
+        self.notify(_("{name} is revoked; the revocation spreads with the next syncs.").format(name=user.name))
         self.load()
 
     def _error(self, message: str) -> None:
@@ -154,7 +153,7 @@ class UsersScreen(RoleScreen):
                 self.query_one(f"#{name}", Input).value = ""
         self.query_one("#name", Input).value = ""
         self._error("")
-        self.notify(_("Added {name} as {role}.").format(name=shown(user.name), role=word(user.role)))
+        self.notify(_("Added {name} as {role}.").format(name=user.name, role=word(user.role)))
         self.load()
 
     def action_change_role(self) -> None:
@@ -168,7 +167,7 @@ class UsersScreen(RoleScreen):
             return
         user, role = self.users[row], str(self.query_one("#new-role", Select).value)
         if role == user.role:
-            self._error(_("{name} is already {role}").format(name=shown(user.name), role=word(role)))
+            self._error(_("{name} is already {role}").format(name=user.name, role=word(role)))
             return
         try:
             changed = await self.desk.change_role(user.name, role)
@@ -176,7 +175,7 @@ class UsersScreen(RoleScreen):
             self._error(str(exc))
             return
         self._error("")
-        self.notify(_("{name} is now {role}.").format(name=shown(changed.name), role=word(changed.role)))
+        self.notify(_("{name} is now {role}.").format(name=changed.name, role=word(changed.role)))
         if changed.id == self.desk.user.id and not self.allows(changed.role):
             # Stepped down: this screen is a supervisor's, and the status line shows the new role.
             self.post_message(RoleChanged(changed))
