@@ -105,15 +105,14 @@ def day(value: date | str) -> str:
 
 
 def moment(value: datetime | str) -> str:
-    """A date and time to the minute, as the locale writes it."""
-    from babel.dates import format_datetime, format_time
+    """A date and time to the minute: the day written as `day` writes it (one date style per
+    locale on every screen), then the locale's short time."""
+    from babel.dates import format_time
 
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    if _language in SOLAR_HIJRI:
-        clock = format_time(value, "short", locale=_locale(_language))
-        return digits(f"{_solar_hijri(value.date())}، {clock}")
-    return digits(format_datetime(value, "short", locale=_locale(_language)))
+    comma = "، " if right_to_left() else ", "
+    return f"{day(value.date())}{comma}{digits(format_time(value, 'short', locale=_locale(_language)))}"
 
 
 def day_entered(value: date | str) -> str:

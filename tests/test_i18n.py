@@ -84,6 +84,8 @@ def test_digits_and_dates_per_locale_for_display_only():
     i18n.set_language("ar")
     assert i18n.number(37.5, 1) == "٣٧٫٥"
     assert i18n.day("2026-03-09") == "٠٩\u200f/٠٣\u200f/٢٠٢٦"  # with the right-to-left marks CLDR puts there
+    # one date style per locale: a moment is its day as `day` writes it, then the time
+    assert i18n.moment("2026-03-09T08:30:00").startswith(i18n.day("2026-03-09") + "، ")
     i18n.set_language("fa")
     assert i18n.number(1200) == "۱٬۲۰۰"
     # Iran's civil calendar: 29 November 2026 is 8 Azar 1405; a typed date is echoed with its Gregorian twin
@@ -95,6 +97,7 @@ def test_digits_and_dates_per_locale_for_display_only():
     assert i18n.number(37.5, 1) == "37,5"
     i18n.set_language("vi")
     assert i18n.digits("120/80") == "120/80"
+    assert i18n.moment("2026-11-29T14:05:00") == i18n.day("2026-11-29") + ", 14:05"
     assert i18n.day_entered("2026-11-29") == i18n.day("2026-11-29")  # one calendar, nothing beside it
 
 
