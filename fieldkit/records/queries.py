@@ -9,6 +9,7 @@ from datetime import time as dt_time
 from typing import Any
 
 from fieldkit.errors import FieldkitError
+from fieldkit.records.names import full_name
 from fieldkit.store.db import Transaction
 from fieldkit.store.entities import MUTABLE, PATIENT
 from fieldkit.store.hlc import millis, pack
@@ -98,6 +99,8 @@ def patient_record(conn, patient_id: str) -> dict[str, Any] | None:
         other["disputed"] = _disputed(conflicts(conn, entity_id=other_id))
         merged.append(other)
     record["merged"] = merged
+    if record.get("merged_into"):  # the record it went into, by name: staff do not read ids
+        record["merged_into_name"] = full_name(patient_fields(conn, survivor(conn, patient_id)) or {})
     ids = [patient_id, *(other["id"] for other in merged)]
     marks = ",".join("?" * len(ids))
     staff = dict(conn.execute("SELECT id, name FROM users").fetchall())
@@ -155,8 +158,10 @@ def conflicts(conn, *, entity_id: str | None = None, review_only: bool = False,
         sql += " AND c.safety = 1"
     if not include_resolved:
         sql += " AND r.conflict_id IS NULL"
+    staff = dict(conn.execute("SELECT id, name FROM users").fetchall())  # who wrote each side, by name
     return [{"id": cid, "patient_id": pid, "field": name, "needs_review": bool(safety),
-             "candidates": json.loads(candidates), "resolved": reason is not None,
+             "candidates": [{**c, "author_name": staff.get(c.get("author"), "")} for c in json.loads(candidates)],
+             "resolved": reason is not None,
              "resolution": {"reason": reason, "by": author} if reason is not None else None}
             for cid, pid, name, safety, candidates, reason, author in conn.execute(sql + " ORDER BY c.id", params)]
 

@@ -27,7 +27,7 @@ from fieldkit.tui.base import ClinicScreen, background
 from fieldkit.tui.messages import OpenChart, OpenEncounter
 from fieldkit.tui.picker import Picker
 from fieldkit.tui.status import StatusBar
-from fieldkit.tui.words import word
+from fieldkit.tui.words import value_text, word
 
 
 def disputed(record: dict[str, Any], field: str, render) -> str | None:
@@ -56,7 +56,8 @@ def demographics(record: dict[str, Any]) -> str:
                  sex=sex, born=born, locality=record.get("locality") or _("no locality")),
              _("phone {phone} · {ids}").format(phone=record.get("phone") or "-", ids=ids)]
     if record.get("merged_into"):
-        lines.append(_("MERGED into {id}: record new encounters there").format(id=record["merged_into"]))
+        lines.append(_("MERGED into {id}: record new encounters there (F3 opens it)").format(
+            id=record.get("merged_into_name") or record["merged_into"]))
     if record.get("voided"):
         lines.append(_("VOIDED record"))
     return "\n".join(lines)
@@ -133,7 +134,7 @@ def tasks(record: dict[str, Any]) -> str:
 def conflicts(record: dict[str, Any]) -> str:
     mark = marks(record)
     return "\n".join(_marked(
-        _("CONFLICT on {field}: ").format(field=word(c["field"])) + " / ".join(repr(v["value"]) for v in c["candidates"])
+        _("CONFLICT on {field}: ").format(field=word(c["field"])) + " / ".join(value_text(v["value"]) for v in c["candidates"])
         + (" " + _("(waits for a supervisor)") if c["needs_review"] else ""), mark.get(c["patient_id"], ""))
         for c in record["conflicts"])
 

@@ -8,7 +8,6 @@ listed first; they are the ones no machine may decide alone.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from textual import on
@@ -23,15 +22,7 @@ from fieldkit.records.queries import when
 from fieldkit.text import split_list
 from fieldkit.tui.base import RoleScreen, background
 from fieldkit.tui.status import StatusBar
-from fieldkit.tui.words import word
-
-
-def value_text(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(map(str, value))
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items())
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+from fieldkit.tui.words import value_text, word
 
 
 def typed(text: str, like: Any) -> Any:
@@ -101,7 +92,8 @@ class ConflictScreen(RoleScreen):
         conflict = self.conflicts[row]
         self.query_one("#candidates", Static).update("\n".join(
             f"{i}. {value_text(c['value'])}   "
-            + _("by {author} at {time}").format(author=c["author"], time=moment(when(c["ver"])[:16]))
+            + _("by {author} at {time}").format(author=c.get("author_name") or c["author"][:8],
+                                                 time=moment(when(c["ver"])[:16]))
             for i, c in enumerate(conflict["candidates"], start=1)))
 
     @on(DataTable.RowSelected, "#conflict-list")

@@ -3,6 +3,9 @@ give each a catalogue entry, so `_(word(...))` reads in the user's language."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from fieldkit.i18n import N_, _, digits
 from fieldkit.records.search import PatientSummary
 
@@ -44,3 +47,14 @@ def unit(symbol: str) -> str:
 def word(stored: str | None) -> str:
     """A stored code word in the reader's language; an unknown one is shown as stored."""
     return _(WORDS[stored]) if stored in WORDS else (stored or "")
+
+
+def value_text(value: Any) -> str:
+    """A field's stored value as a reader sees it: a list as a list, never Python's repr."""
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    if value is None:
+        return "—"
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)

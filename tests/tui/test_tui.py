@@ -135,6 +135,7 @@ async def test_supervisor_resolves_a_conflict_from_the_inbox(home, conflict):
         await until(pilot, lambda: screen(app) == "ConflictScreen"
                     and app.screen.query_one("#conflict-list").row_count == 1)
         assert "1987-03-02" in text(app, "#candidates") and "1989-03-02" in text(app, "#candidates")
+        assert "by amina at" in text(app, "#candidates")  # a name, not a user id
         await pilot.press("enter", "2", "tab", "f2")
         await until(pilot, lambda: "reason" in text(app, "#conflict-error"))
         await pilot.press(*"birth certificate seen", "f2")

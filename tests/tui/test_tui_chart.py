@@ -199,3 +199,23 @@ async def test_the_palette_lists_what_the_chart_can_do(home, merged):
             [str(o.prompt) for o in app.screen.query_one("CommandList").options]), seconds=45)
         await pilot.press("enter")
         await until(pilot, lambda: screen(app) == "ChartScreen" and app.screen.focused.id == "tasks")
+
+
+async def test_a_disputed_field_shows_both_values_as_staff_write_them(home, conflict):
+    app = FieldkitApp(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot)
+        await pilot.app.push_screen(ChartScreen(conflict))
+        await until(pilot, lambda: screen(app) == "ChartScreen" and "CONFLICT" in text(app, "#conflicts"))
+        shown = text(app, "#conflicts")
+        assert "1987-03-02 / 1989-03-02" in shown and "'" not in shown, shown  # values, not Python's repr
+
+
+async def test_a_merged_record_names_the_record_it_went_into(home, merged):
+    _survivor, duplicate = merged
+    app = FieldkitApp(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot)
+        await pilot.app.push_screen(ChartScreen(duplicate))
+        await until(pilot, lambda: screen(app) == "ChartScreen" and "MERGED" in text(app, "#demographics"))
+        assert "MERGED into فاطمة الحسن" in text(app, "#demographics")  # a name, not an id
