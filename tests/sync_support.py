@@ -77,6 +77,18 @@ def reopen(laptop: Laptop) -> None:
     laptop.store, laptop.user = unlock(laptop.home, laptop.user.name, PASSPHRASE)
 
 
+@dataclass
+class Forced:
+    """Laptops that all saw `base` of a field each wrote a different value: one conflict, unless one
+    of their entries (`writes`: origin, seq) is held back."""
+
+    patient: str
+    name: str
+    base: str
+    values: tuple[Any, ...]
+    writes: tuple[tuple[str, int], ...] = ()
+
+
 # -- sessions over real loopback TLS, and what to compare after them --------------------------------
 
 @asynccontextmanager

@@ -3,6 +3,9 @@ instead of sleeping (fixtures are in tui/conftest.py)."""
 
 from __future__ import annotations
 
+import html
+import re
+
 PASSPHRASE = "field kit 2026"
 FATIMA = {"given_name": "فاطمة", "family_name": "الحسن", "sex": "female", "birth_date": "1988-03-02",
           "phone": "+963944123456", "allergies": ["penicillin"]}
@@ -42,3 +45,12 @@ async def open_encounter_for_fatima(pilot) -> None:
     await until(pilot, lambda: screen(app) == "ChartScreen" and app.screen.record is not None)
     await pilot.press("f5")
     await until(pilot, lambda: screen(app) == "EncounterScreen")
+
+
+def drawn_rows(app) -> list[str]:
+    """The screen as the terminal draws it, one string per row (read from the screenshot's SVG,
+    its no-break spaces back to spaces): what a person sees, after wrapping and right-to-left layout."""
+    rows: dict[float, list[str]] = {}
+    for y, part in re.findall(r'<text[^>]*\by="([\d.]+)"[^>]*>(.*?)</text>', app.export_screenshot()):
+        rows.setdefault(float(y), []).append(html.unescape(part).replace("\xa0", " "))
+    return ["".join(rows[y]) for y in sorted(rows)]

@@ -53,7 +53,7 @@ from partition_support import (
     on_the_wire,
     receive,
 )
-from sync_support import Laptop, conflict_rows, copy_laptop, network, reopen, serving, sync
+from sync_support import Forced, Laptop, conflict_rows, copy_laptop, network, reopen, serving, sync
 
 from fieldkit.errors import FieldkitError
 from fieldkit.records import queries
@@ -109,17 +109,6 @@ class World:
     root: Path
     patients: list[str]  # registered on the pool's laptops
     figures: Figures = field(default_factory=Figures)
-
-
-@dataclass
-class Forced:
-    """Two laptops that saw one version of a field each wrote a different value."""
-
-    patient: str
-    name: str
-    base: str
-    values: tuple[Any, ...]
-    writes: tuple[tuple[str, int], ...]  # their entries: if one is held back, there is no conflict
 
 
 async def together(*jobs: Any) -> list[Any]:

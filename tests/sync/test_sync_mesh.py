@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from sync_support import Laptop, conflict_rows, journal, network, serving, session, state
+from sync_support import Forced, Laptop, conflict_rows, journal, network, serving, session, state
 
 from fieldkit.records import queries
 from fieldkit.store.entities import MUTABLE
@@ -41,16 +41,6 @@ def pick(rng: random.Random, pool: list, *, unlike: list) -> Any:
         if value not in unlike:
             return value
     raise AssertionError("pool too small")
-
-
-@dataclass
-class Forced:
-    """Laptops that all saw `base` of a safety field each wrote a different value: one conflict."""
-
-    patient: str
-    name: str
-    base: str
-    values: tuple[Any, ...]
 
 
 @dataclass

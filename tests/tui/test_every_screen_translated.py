@@ -10,14 +10,13 @@ Vietnamese is written in Latin script: there a leak is an English word of the te
 
 from __future__ import annotations
 
-import html
 import re
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from textual.widgets import Input
-from tui_support import PASSPHRASE, screen, sign_in, until
+from tui_support import PASSPHRASE, drawn_rows, screen, sign_in, until
 
 from fieldkit import i18n
 from fieldkit.records.services import Clinic
@@ -49,13 +48,6 @@ NOT_WORDS = re.compile("|".join((
     r"[A-Za-z]+(?=[│█])")))
 # The Vietnamese run's suspects: words of three letters or more (shorter ones are Vietnamese too).
 WORD = re.compile(r"[A-Za-z][A-Za-z'’]+")
-
-
-def screen_text(svg: str) -> list[str]:
-    rows: dict[float, list[str]] = {}
-    for y, text in re.findall(r'<text[^>]*\by="([\d.]+)"[^>]*>(.*?)</text>', svg):
-        rows.setdefault(float(y), []).append(html.unescape(text).replace("\xa0", " "))
-    return ["".join(rows[y]) for y in sorted(rows)]
 
 
 def latin_words(line: str) -> list[str]:
@@ -159,7 +151,7 @@ async def settled(pilot) -> list[str]:
     for field in app.screen.query(Input):
         field.cursor_blink = False
     await pilot.pause(0.2)
-    return screen_text(app.export_screenshot())
+    return drawn_rows(app)
 
 
 async def tour(pilot) -> dict[str, list[str]]:

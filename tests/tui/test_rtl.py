@@ -7,11 +7,10 @@ chart keeps its first word on the first line, and English-only lines are drawn a
 
 from __future__ import annotations
 
-import html
 import re
 
 import pytest
-from tui_support import PASSPHRASE, screen, sign_in, until
+from tui_support import PASSPHRASE, drawn_rows, screen, sign_in, until
 
 from fieldkit import i18n
 from fieldkit.records.services import Clinic
@@ -36,14 +35,6 @@ def arabic_app(home):
     yield home
     i18n.set_language("en")
     rtl.set_mode("terminal")
-
-
-def rows(app) -> list[str]:
-    """The screen as drawn, one string per row (from the screenshot, as a reader would see it)."""
-    found: dict[float, list[str]] = {}
-    for y, text in re.findall(r'<text[^>]*\by="([\d.]+)"[^>]*>(.*?)</text>', app.export_screenshot()):
-        found.setdefault(float(y), []).append(html.unescape(text))
-    return ["".join(found[y]) for y in sorted(found)]
 
 
 _LOGICAL_LETTER = re.compile(r"[\u0621-\u064a\u067e\u0686\u0698\u06a9\u06af\u06cc]")
@@ -90,7 +81,7 @@ async def test_every_screen_is_laid_out_right_to_left(arabic_app, name):
             await pilot.pause(0.3)
         await until(pilot, lambda: screen(app) == name)
         await pilot.pause(0.5)
-        lines = rows(app)
+        lines = drawn_rows(app)
         if name != "SettingsScreen":  # its test card shows the other modes' logical letters on purpose
             unshaped = [row for row in lines if _LOGICAL_LETTER.search(row)]
             assert not unshaped, f"drawn without the filter on {name}: {unshaped}"
@@ -108,18 +99,18 @@ async def test_brackets_mirror_and_a_long_name_wraps_first_word_first(arabic_app
         await pilot.press("enter")
         await until(pilot, lambda: screen(app) == "ChartScreen" and app.screen.record is not None)
         await pilot.pause(0.5)
-        lines = [row.replace("\xa0", " ") for row in rows(app)]
+        lines = drawn_rows(app)
         first_line = next(row for row in lines if drawn("الرحمن") in row or drawn("عبد") in row)
         assert first_line.rstrip().endswith(drawn("عبد")), "\n".join(lines)  # the name's first word, rightmost
         await pilot.press("f5")
         await until(pilot, lambda: screen(app) == "EncounterScreen")
         await pilot.pause(0.5)
-        lines = [row.replace("\xa0", " ") for row in rows(app)]
+        lines = drawn_rows(app)
         assert any("(C°)" in row for row in lines) and not any(")C°(" in row for row in lines), "\n".join(lines)
         # An impossible temperature: its refusal keeps the value and the range in view, laid out whole.
         await pilot.press(*"52", "tab")
         await pilot.pause(0.5)
-        lines = [row.replace("\xa0", " ") for row in rows(app)]
+        lines = drawn_rows(app)
         assert any(("52" in row or "٥٢" in row) and ("45" in row or "٤٥" in row) for row in lines), "\n".join(lines)
 
 
@@ -132,7 +123,7 @@ async def test_english_lines_are_drawn_as_they_are(home):
             await pilot.press(*"fatima")
             await until(pilot, lambda: app.screen.query_one("#results").row_count == 1)
             await pilot.pause(0.3)
-            lines = [row.replace("\xa0", " ") for row in rows(app)]
+            lines = drawn_rows(app)
             assert any("Register" in row for row in lines)
             assert reads_right_to_left(lines, "فاطمة الحسن")  # her name in the English list is laid out too
     finally:

@@ -105,15 +105,21 @@ async def test_a_draft_survives_leaving_the_form(home):
         assert app.screen.query_one("#temperature_c").value == "37.8"
 
 
+async def register_fatima_again(pilot) -> None:
+    """F4, Fatima with her phone typed in, F2: the warning of the likely duplicate is up."""
+    app = pilot.app
+    await pilot.press("f4")
+    await until(pilot, lambda: screen(app) == "RegisterScreen")
+    await pilot.press(*"فاطمه", "tab", "tab", *"الحسن", "tab", "tab", "tab", *"0944123456")
+    await pilot.press("f2")
+    await until(pilot, lambda: app.screen.query_one("#duplicates").row_count == 1)
+
+
 async def test_registration_warns_of_a_duplicate_before_saving(home):
     app = FieldkitApp(home)
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot)
-        await pilot.press("f4")
-        await until(pilot, lambda: screen(app) == "RegisterScreen")
-        await pilot.press(*"فاطمه", "tab", "tab", *"الحسن", "tab", "tab", "tab", *"0944123456")
-        await pilot.press("f2")
-        await until(pilot, lambda: app.screen.query_one("#duplicates").row_count == 1)
+        await register_fatima_again(pilot)
         assert "same phone" in str(app.screen.query_one("#duplicates").get_row_at(0))
         app.screen.query_one("#reason").focus()
         await pilot.press(*"different mother", "f2")
@@ -369,11 +375,7 @@ async def test_a_reason_typed_right_after_the_duplicate_warning_is_kept(home, la
     app = FieldkitApp(home)
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot)
-        await pilot.press("f4")
-        await until(pilot, lambda: screen(app) == "RegisterScreen")
-        await pilot.press(*"فاطمه", "tab", "tab", *"الحسن", "tab", "tab", "tab", *"0944123456")
-        await pilot.press("f2")
-        await until(pilot, lambda: app.screen.query_one("#duplicates").row_count == 1)
+        await register_fatima_again(pilot)
         assert app.screen.focused is app.screen.query_one("#duplicates")  # Enter would open the match
         await pilot.press(*"other mother")  # no Tab first: straight after the warning
         assert app.screen.query_one("#reason").value == "other mother"

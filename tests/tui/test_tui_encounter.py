@@ -5,12 +5,10 @@ diagnoses and prescriptions, the referral's urgency) is reachable from the keybo
 
 from __future__ import annotations
 
-import html
-import re
 from datetime import date, timedelta
 
 import pytest
-from tui_support import open_encounter_for_fatima, screen, sign_in, text, until
+from tui_support import drawn_rows, open_encounter_for_fatima, screen, sign_in, text, until
 
 from fieldkit import i18n
 from fieldkit.store.keystore import Keystore
@@ -37,14 +35,6 @@ def speaking(home):
     i18n.set_language("en")
 
 
-def visible(app) -> str:
-    """What the terminal shows, row by row, as a person reads it."""
-    rows: dict[float, list[str]] = {}
-    for y, part in re.findall(r'<text[^>]*\by="([\d.]+)"[^>]*>(.*?)</text>', app.export_screenshot()):
-        rows.setdefault(float(y), []).append(html.unescape(part))
-    return "\n".join("".join(rows[y]) for y in sorted(rows)).replace("\xa0", " ")
-
-
 def on_screen(app, selector: str) -> bool:
     """The widget is drawn inside the 80x24 screen, not scrolled or pushed out of it."""
     widget = app.screen.query_one(selector)
@@ -63,7 +53,7 @@ async def test_a_refused_reading_keeps_value_reason_and_range_in_view(speaking, 
         await until(pilot, lambda: "25–45" in text(app, "#temperature_c-note"))
         field = app.screen.query_one("#temperature_c")
         assert field.content_region.height == 1 and on_screen(app, "#temperature_c"), "the typed value is hidden"
-        shown = visible(app)
+        shown = "\n".join(drawn_rows(app))
         assert "52.0 °C" in shown and said["range"] in shown, "the refusal is cut"
         [row] = [row for row in shown.splitlines() if "52.0 °C" in row]
         assert "52" in row.replace("52.0", ""), "the typed 52 itself is not drawn"

@@ -5,25 +5,13 @@ lists' column headers and the status bar's count of entries waiting for the hub 
 from __future__ import annotations
 
 import asyncio
-import html
-import re
 
 import pytest
-from tui_support import screen, sign_in, until
+from tui_support import drawn_rows, screen, sign_in, until
 
 from fieldkit.i18n import _, set_language
 from fieldkit.store.keystore import Keystore
 from fieldkit.tui.app import FieldkitApp
-
-
-def drawn(app) -> str:
-    """The screen's text, line by line, as the terminal would show it."""
-    svg = app.export_screenshot()
-    lines = re.findall(r'<text class="[^"]*" x="[^"]*" y="([^"]*)"[^>]*>(.*?)</text>', svg)
-    rows: dict[float, list[str]] = {}
-    for y, piece in lines:
-        rows.setdefault(float(y), []).append(html.unescape(piece).replace("\xa0", " "))
-    return "\n".join("".join(pieces) for _y, pieces in sorted(rows.items()))
 
 
 @pytest.mark.parametrize("language", ["ar", "fa", "vi", "fr", "en"])
@@ -34,7 +22,7 @@ async def test_the_home_screen_fits_in_80_columns(home, language):
         await sign_in(pilot)
         await until(pilot, lambda: screen(app) == "HomeScreen")
         await pilot.pause(0.3)
-        text = drawn(app)
+        text = "\n".join(drawn_rows(app))
         set_language(language)
         wanted = [_("Find a patient: any part of a name, any script, an id or a phone"), _("Name"), _("Sex/born"),
                   _("Locality"), _("{pending} pending").format(pending=""),
