@@ -92,18 +92,19 @@ def patient_record(conn, patient_id: str) -> dict[str, Any] | None:
     if record is None:
         return None
     record["registered"], record["updated"] = when(record.pop("created")), when(record["updated"])
+    staff = staff_names(conn)
+    ids = [patient_id, *merged_here(conn, patient_id)]
+    disputes = {pid: conflicts(conn, entity_id=pid, staff=staff) for pid in ids}  # read once, used twice
     merged = []
-    for other_id in merged_here(conn, patient_id):
+    for other_id in ids[1:]:
         other = _row(conn, "patient", other_id) or {"id": other_id}
         other["registered"], other["merged_at"] = when(other.pop("created")), when(other.pop("updated"))
-        other["disputed"] = _disputed(conflicts(conn, entity_id=other_id))
+        other["disputed"] = _disputed(disputes[other_id])
         merged.append(other)
     record["merged"] = merged
     if record.get("merged_into"):  # the record it went into, by name: staff do not read ids
         record["merged_into_name"] = full_name(patient_fields(conn, survivor(conn, patient_id)) or {})
-    ids = [patient_id, *(other["id"] for other in merged)]
     marks = ",".join("?" * len(ids))
-    staff = dict(conn.execute("SELECT id, name FROM users").fetchall())
     record["encounters"] = _encounters(conn, ids, staff)
     record["followups"] = [dict(zip(("id", "patient_id", "encounter_id", "due", "reason", "status"), r))
                            for r in conn.execute(
@@ -113,8 +114,8 @@ def patient_record(conn, patient_id: str) -> dict[str, Any] | None:
                            for r in conn.execute(
         "SELECT id, patient_id, encounter_id, to_facility, reason, urgency, status FROM referrals "
         f"WHERE patient_id IN ({marks}) AND voided IS NOT 1 ORDER BY created", ids)]
-    record["conflicts"] = [c for pid in ids for c in conflicts(conn, entity_id=pid)]
-    record["disputed"] = _disputed([c for c in record["conflicts"] if c["patient_id"] == patient_id])
+    record["conflicts"] = [c for pid in ids for c in disputes[pid]]
+    record["disputed"] = _disputed(disputes[patient_id])
     return record
 
 
@@ -146,8 +147,14 @@ def open_patient(tx: Transaction, user: User, patient_id: str) -> dict[str, Any]
     return record
 
 
+def staff_names(conn) -> dict[str, str]:
+    """{user id: name} of everyone the journal has told this laptop of: staff read names, not ids."""
+    return dict(conn.execute("SELECT id, name FROM users").fetchall())
+
+
 def conflicts(conn, *, entity_id: str | None = None, review_only: bool = False,
-              include_resolved: bool = False) -> list[dict[str, Any]]:
+              include_resolved: bool = False, staff: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Conflicts, each side with its author's name (`staff`: staff_names, when the caller holds it)."""
     sql = ("SELECT c.id, c.entity_id, c.field, c.safety, c.candidates, r.reason, r.author "
            "FROM conflicts c LEFT JOIN resolutions r ON r.conflict_id = c.id WHERE 1")
     params: list[Any] = []
@@ -158,7 +165,7 @@ def conflicts(conn, *, entity_id: str | None = None, review_only: bool = False,
         sql += " AND c.safety = 1"
     if not include_resolved:
         sql += " AND r.conflict_id IS NULL"
-    staff = dict(conn.execute("SELECT id, name FROM users").fetchall())  # who wrote each side, by name
+    staff = staff_names(conn) if staff is None else staff
     return [{"id": cid, "patient_id": pid, "field": name, "needs_review": bool(safety),
              "candidates": [{**c, "author_name": staff.get(c.get("author"), "")} for c in json.loads(candidates)],
              "resolved": reason is not None,

@@ -64,13 +64,11 @@ def today(conn: Any, on: date, *, limit: int = PAGE, tasks: int = PAGE, due_from
 
 
 def conflict_inbox(conn: Any) -> list[dict[str, Any]]:
-    """Open conflicts, safety fields first, each with the patient's name and the authors' names."""
+    """Open conflicts, safety fields first, each with the patient's name (and, from queries, its
+    authors' names)."""
     found = queries.conflicts(conn)
-    staff = dict(conn.execute("SELECT id, name FROM users").fetchall())
     for conflict in found:
         conflict["patient_name"] = full_name(queries.patient_fields(conn, conflict["patient_id"]) or {})
-        for candidate in conflict["candidates"]:
-            candidate["author"] = staff.get(candidate["author"], candidate["author"])
     return sorted(found, key=lambda c: (not c["needs_review"], c["patient_name"], c["field"]))
 
 

@@ -196,7 +196,7 @@ class Desk:
             store = self.store
             cutoffs, held = store.cutoffs().devices, store.held()
             refusals = {peer["device"]: peer["error"] for peer in store.peers()}
-            names = dict(store.read(lambda conn: conn.execute("SELECT id, name FROM users").fetchall()))
+            names = store.read(queries.staff_names)
             # Whoever wrote an entry this laptop holds, or presented a certificate to it
             devices = sorted(set(store.version_vector()) | set(store.certificates()) | set(cutoffs) | set(refusals),
                              key=lambda device: (device != store.device_id, device))
