@@ -96,8 +96,7 @@ class FieldkitApp(App):
         # Read before the screen exists: the sign-in screen already speaks the last user's language.
         laptop = Keystore(home.keystore)
         settings = laptop.settings() if laptop.exists else {}
-        set_language(settings.get("language", "en"))
-        speak_footer_key(self)
+        self._use_language(settings.get("language", "en"))
         rtl.set_mode(settings.get("rtl_mode", "terminal"))
         self.idle_lock_seconds = idle_lock_seconds or 60 * int(settings.get("lock_after") or LOCK_AFTER_MINUTES)
         if settings.get("theme") in self.available_themes:
@@ -136,6 +135,11 @@ class FieldkitApp(App):
         if self.keymap_error:
             self.notify(self.keymap_error, severity="warning", timeout=10)
 
+    def _use_language(self, language: str) -> None:
+        """The catalogue, and Textual's own footer key (the palette's), in this language."""
+        set_language(language)
+        speak_footer_key(self)
+
     def get_line_filters(self) -> Sequence[LineFilter]:
         # Every widget's lines pass here after wrapping: right-to-left text is laid out in one place.
         filters = super().get_line_filters()
@@ -152,8 +156,7 @@ class FieldkitApp(App):
 
     async def on_signed_in(self, message: SignedIn) -> None:
         desk = self.desk = message.desk
-        set_language(desk.user.language)
-        speak_footer_key(self)
+        self._use_language(desk.user.language)
         self.signed_in = f"{desk.user.name} ({word(desk.user.role)})"
         # The app's worker: the sign-in screen's own worker dies with it when home replaces it.
         self.run_worker(self.count_pending(), group="pending", exclusive=True, exit_on_error=False)
@@ -204,8 +207,7 @@ class FieldkitApp(App):
         user = await off_loop(Keystore(self.home.keystore).set_language, desk.user.name, language)
         await off_loop(Keystore(self.home.keystore).set_setting, "language", language)
         desk.user = user
-        set_language(language)
-        speak_footer_key(self)
+        self._use_language(language)
         self.signed_in = f"{user.name} ({word(user.role)})"
         while len(self.screen_stack) > 2:  # the default screen, then home
             await self.pop_screen()
