@@ -44,7 +44,7 @@ from fieldkit.records.models import (
     prescription_from_text,
 )
 from fieldkit.records.problems import Problem, check
-from fieldkit.records.scores import Score, news2, qsofa
+from fieldkit.records.scores import Score, news2, part_label, qsofa
 from fieldkit.text import ascii_digits
 from fieldkit.tui.base import ClinicScreen, background
 from fieldkit.tui.escalate import NOTE, REFER, EscalateScreen, needs_escalation
@@ -68,10 +68,6 @@ PRESCRIPTION_PARTS = (("drug", N_("drug"), 0), ("dose", N_("dose"), 10), ("route
 # Where a problem found on saving is shown: the model's path, by its first part, to a field's id.
 REFERRAL_FIELDS = {"to_facility": "refer_to", "reason": "refer_reason", "urgency": "urgency"}
 
-LABELS = {name: measure.label for name, measure in MEASURES.items()} | {
-    "oxygen": N_("Oxygen"), "avpu": N_("Consciousness"), "mentation": N_("Altered mentation")}
-
-
 def avpu_code(typed: str) -> str | None:
     """The AVPU code for what was typed (A, C, V, P, U or 1-5), None if it is none of them."""
     typed = ascii_digits(typed.strip()).upper()
@@ -83,10 +79,10 @@ def avpu_code(typed: str) -> str | None:
 
 def breakdown(score: Score) -> str:
     """Number and word first (never colour alone), then what gave the points, then what is missing."""
-    parts = ", ".join(f"{_(LABELS[name])} {digits(str(points))}" for name, points in score.parts.items() if points)
+    parts = ", ".join(f"{part_label(name)} {digits(str(points))}" for name, points in score.parts.items() if points)
     detail = parts or _("no parameter scores")
     if score.missing:
-        detail += "; " + _("missing: {names}").format(names=", ".join(_(LABELS[name]) for name in score.missing))
+        detail += "; " + _("missing: {names}").format(names=", ".join(part_label(name) for name in score.missing))
     return f"{score.name} {digits(str(score.total))} {_(score.band)}: {_(score.response)}\n  {detail}"
 
 

@@ -19,19 +19,14 @@ from fieldkit.i18n import N_, _, day, moment, ngettext, number
 from fieldkit.permissions import allowed
 from fieldkit.records.models import GLUCOSE, MEASURES
 from fieldkit.records.names import full_name
+from fieldkit.records.scores import part_label
 from fieldkit.tui.ask import Ask
 from fieldkit.tui.base import ClinicScreen, background
 from fieldkit.tui.status import StatusBar
 from fieldkit.tui.words import unit, word
 
-# The score parts that are not a measure, by the names the scores give them.
-PART_LABELS = {"avpu": N_("Consciousness"), "oxygen": N_("Oxygen"), "mentation": N_("Altered mentation")}
 AVPU_WORDS = {"A": N_("Alert"), "C": N_("new Confusion"), "V": N_("responds to Voice"), "P": N_("responds to Pain"),
               "U": N_("Unresponsive")}
-
-
-def _label(name: str) -> str:
-    return _(MEASURES[name].label) if name in MEASURES else _(PART_LABELS.get(name, name))
 
 
 def readings(vitals: dict[str, Any]) -> list[str]:
@@ -52,10 +47,10 @@ def score_line(name: str, score: dict[str, Any]) -> str:
     if not score:
         return ""
     total = number(score["total"]) if score.get("total") is not None else "-"
-    parts = ", ".join(f"{_label(part)} {number(points)}" for part, points in (score.get("parts") or {}).items() if points)
+    parts = ", ".join(f"{part_label(part)} {number(points)}" for part, points in (score.get("parts") or {}).items() if points)
     line = f"{name} {total} {_(score.get('band', ''))}".rstrip() + (f" · {parts}" if parts else "")
     if score.get("missing"):
-        line += " · " + _("missing: {names}").format(names=", ".join(_label(part) for part in score["missing"]))
+        line += " · " + _("missing: {names}").format(names=", ".join(part_label(part) for part in score["missing"]))
     return line
 
 
