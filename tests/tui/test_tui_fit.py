@@ -30,3 +30,8 @@ async def test_the_home_screen_fits_in_80_columns(home, language):
                   _("Register"), _("Conflicts"), _("Sync"), _("Settings"), _("Lock")]
         cut = [words for words in wanted if words.strip() not in text]
         assert cut == [], text
+        await pilot.press("f4")  # registration: its longest label
+        await until(pilot, lambda: screen(app) == "RegisterScreen")
+        await pilot.pause(0.3)
+        text = "\n".join(drawn_rows(app))
+        assert _("Allergies, comma-separated") in text, text
