@@ -32,6 +32,20 @@ WRITES: dict[tuple[str, str], frozenset[str]] = {
     ("referral", "update"): CLINICAL,
     ("followup", "create"): CLINICAL,
     ("followup", "update"): CLINICAL,
+    # A referral's events. The board's decision and the settling of two contradicting events are
+    # a supervisor's; the rest is the work of whoever sees the patient, at either end.
+    **{("referral_event", event): CLINICAL for event in (
+        "issued", "sent", "acknowledged", "arrived", "feedback", "completed", "cancelled", "redirected",
+        "not_attended", "lost")},
+    ("referral_event", "approved"): SUPERVISOR,
+    ("referral_event", "declined"): SUPERVISOR,
+    ("referral_event", "resolve"): SUPERVISOR,
+    # Programmes: a branch office's clerk registers patient files into programmes and closes them;
+    # check-ins and their review are clinical.
+    ("enrolment", "create"): ANYONE,
+    ("enrolment", "update"): ANYONE,
+    ("checkin", "create"): CLINICAL,
+    ("checkin", "review"): CLINICAL,
     ("user", "create"): SUPERVISOR,
     ("user", "update"): SUPERVISOR,
     ("user", "revoke"): SUPERVISOR,
@@ -62,12 +76,24 @@ def may_write(write: Write) -> frozenset[str]:
     return roles & RESOLVING if write.resolves else roles
 
 
-# The writes as a refusal names them ("a clerk may not create encounter records"), for the catalogue.
-WRITES_SAID = (N_("create patient records"), N_("update patient records"), N_("create encounter records"),
-    N_("amend encounter records"), N_("entered in error encounter records"), N_("create referral records"),
-    N_("update referral records"), N_("create followup records"), N_("update followup records"),
-    N_("create user records"), N_("update user records"), N_("revoke user records"), N_("revoke device records"),
-    N_("release device records"))
+# Each write as a refusal names it ("a clerk may not create encounter records"), in the catalogue.
+SAID: dict[tuple[str, str], str] = {
+    ("patient", "create"): N_("create patient records"), ("patient", "update"): N_("update patient records"),
+    ("encounter", "create"): N_("create encounter records"), ("encounter", "amend"): N_("amend encounter records"),
+    ("encounter", "entered_in_error"): N_("entered in error encounter records"),
+    ("referral", "create"): N_("create referral records"), ("referral", "update"): N_("update referral records"),
+    ("followup", "create"): N_("create followup records"), ("followup", "update"): N_("update followup records"),
+    ("user", "create"): N_("create user records"), ("user", "update"): N_("update user records"),
+    ("user", "revoke"): N_("revoke user records"), ("device", "revoke"): N_("revoke device records"),
+    ("device", "release"): N_("release device records"),
+    ("referral_event", "approved"): N_("record a board's approval"),
+    ("referral_event", "declined"): N_("record a board's refusal"),
+    ("referral_event", "resolve"): N_("settle a referral's contradicting events"),
+    ("enrolment", "create"): N_("enrol patients in programmes"),
+    ("enrolment", "update"): N_("update programme enrolments"),
+    ("checkin", "create"): N_("record check-ins"), ("checkin", "review"): N_("review escalations"),
+}
+REFERRAL_EVENT_SAID = N_("record referral events")
 ACTIONS: dict[str, Write | frozenset[str]] = {
     N_("register"): Write("patient", "create"),
     N_("edit patient"): Write("patient", "update"),
@@ -76,7 +102,12 @@ ACTIONS: dict[str, Write | frozenset[str]] = {
     N_("resolve conflict"): Write("patient", "update", resolves=True),
     N_("record encounter"): Write("encounter", "create"),
     N_("amend encounter"): Write("encounter", "amend"),
-    N_("update task"): Write("referral", "update"),
+    N_("update task"): Write("followup", "update"),
+    N_("refer"): Write("referral", "create"),
+    N_("record referral events"): Write("referral_event", "sent"),
+    N_("record a board's decision"): Write("referral_event", "approved"),
+    N_("enrol in a programme"): Write("enrolment", "create"),
+    N_("record check-ins"): Write("checkin", "create"),
     N_("manage users"): Write("user", "create"),
     N_("revoke users"): Write("user", "revoke"),
     N_("enrol laptops"): Write("device", "revoke"),  # who enrols a laptop is who may revoke it
@@ -104,5 +135,5 @@ def require(role: str, action: str) -> None:
 
 def require_write(role: str, write: Write) -> None:
     if role not in may_write(write):
-        action = f"{write.op.replace('_', ' ')} {write.entity} records"
+        action = SAID.get((write.entity, write.op), REFERRAL_EVENT_SAID)
         raise NotAllowed(_("a {role} may not {action}").format(role=_(role), action=_(action)))

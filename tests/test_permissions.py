@@ -12,7 +12,7 @@ import pytest
 import fieldkit
 from fieldkit.cli import cli
 from fieldkit.permissions import ACTIONS, ROLES, NotAllowed, roles_for
-from fieldkit.records import services
+from fieldkit.records import referral_services, services
 from fieldkit.store.db import Change
 from fieldkit.store.keystore import User
 from fieldkit.sync.verify import roles_allowed
@@ -40,7 +40,10 @@ def clinic(make_store):
         table: conn.execute(f"SELECT id FROM {table} WHERE patient_id = ?", (pid,)).fetchone()[0]
         for table in ("referrals", "followups")})
     [conflict] = here.read(lambda conn: [row[0] for row in conn.execute("SELECT id FROM conflicts")])
-    return here, {"patient": pid, "other": other, "encounter": recorded.encounter_id, "conflict": conflict, **tasks}
+    board = here.write(lambda tx: referral_services.refer(tx, SUPERVISOR, {
+        "patient_id": pid, "to_facility": "TN-SAI", "needs_approval": True, "reason": "oncology abroad"}))
+    return here, {"patient": pid, "other": other, "encounter": recorded.encounter_id, "conflict": conflict,
+                  "board": board, **tasks}
 
 
 # Each action of the table, as the use case that performs it.
@@ -55,7 +58,13 @@ USE_CASES = {
         "patient_id": ids["patient"], "vitals": VITALS, "referral": {"to_facility": "Can Tho"},
         "follow_up": {"due": "2030-02-01"}}),
     "amend encounter": lambda tx, user, ids: services.amend(tx, user, ids["encounter"], "pulse was 98"),
-    "update task": lambda tx, user, ids: services.set_task_status(tx, user, "referral", ids["referrals"], "sent"),
+    "update task": lambda tx, user, ids: services.set_followup_status(tx, user, ids["followups"], "done"),
+    "refer": lambda tx, user, ids: referral_services.refer(tx, user, {
+        "patient_id": ids["patient"], "to_facility": "VN-ST-GH", "reason": "SpO2 falling"}),
+    "record referral events": lambda tx, user, ids: referral_services.record_event(tx, user, ids["referrals"],
+                                                                                 {"type": "sent"}),
+    "record a board's decision": lambda tx, user, ids: referral_services.record_event(tx, user, ids["board"], {
+        "type": "approved", "board_reference": "NCB-2026-118"}),
 }
 
 

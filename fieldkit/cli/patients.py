@@ -148,7 +148,7 @@ def _describe_patient(record: dict[str, Any]) -> str:
     if record["referrals"]:
         lines.append("referrals:")
     for task in record["referrals"]:
-        lines.append(f"  to {task['to_facility']}  {task['urgency']}  {task['status']}  {task['reason'] or '-'}"
+        lines.append(f"  {task['number'] or ''} to {task['to_name']}  {task['urgency']}  {task['status']}  {task['reason'] or '-'}"
                      f"{under(task['patient_id'])}")
     if record["encounters"]:
         lines.append("encounters:")

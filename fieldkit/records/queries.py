@@ -9,6 +9,7 @@ from datetime import time as dt_time
 from typing import Any
 
 from fieldkit.errors import FieldkitError
+from fieldkit.records import facilities
 from fieldkit.records.names import full_name
 from fieldkit.store.db import Transaction
 from fieldkit.store.entities import MUTABLE, PATIENT
@@ -106,17 +107,21 @@ def patient_record(conn, patient_id: str) -> dict[str, Any] | None:
         record["merged_into_name"] = full_name(patient_fields(conn, survivor(conn, patient_id)) or {})
     marks = ",".join("?" * len(ids))
     record["encounters"] = _encounters(conn, ids, staff)
-    record["followups"] = [dict(zip(("id", "patient_id", "encounter_id", "due", "reason", "status"), r))
+    record["followups"] = [dict(zip(("id", "patient_id", "encounter_id", "due", "reason", "status", "referral_id"), r))
                            for r in conn.execute(
-        "SELECT id, patient_id, encounter_id, due, reason, status FROM followups "
+        "SELECT id, patient_id, encounter_id, due, reason, status, referral_id FROM followups "
         f"WHERE patient_id IN ({marks}) AND voided IS NOT 1 ORDER BY due", ids)]
-    record["referrals"] = [dict(zip(("id", "patient_id", "encounter_id", "to_facility", "reason", "urgency", "status"), r))
+    record["referrals"] = [dict(zip(REFERRAL_SUMMARY, r)) | {"to_name": facilities.name_of(r[3])}
                            for r in conn.execute(
-        "SELECT id, patient_id, encounter_id, to_facility, reason, urgency, status FROM referrals "
+        f"SELECT {', '.join(REFERRAL_SUMMARY)} FROM referrals "
         f"WHERE patient_id IN ({marks}) AND voided IS NOT 1 ORDER BY created", ids)]
     record["conflicts"] = [c for pid in ids for c in disputes[pid]]
     record["disputed"] = _disputed(disputes[patient_id])
     return record
+
+
+REFERRAL_SUMMARY = ("id", "patient_id", "encounter_id", "to_facility", "reason", "urgency", "status", "kind", "number",
+                    "expected_by")
 
 
 def _disputed(found: list[dict[str, Any]]) -> dict[str, list[Any]]:
@@ -152,12 +157,14 @@ def staff_names(conn) -> dict[str, str]:
     return dict(conn.execute("SELECT id, name FROM users").fetchall())
 
 
-def conflicts(conn, *, entity_id: str | None = None, review_only: bool = False,
+def conflicts(conn, *, entity: str = "patient", entity_id: str | None = None, review_only: bool = False,
               include_resolved: bool = False, staff: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """Conflicts, each side with its author's name (`staff`: staff_names, when the caller holds it)."""
+    """Conflicts of one kind of record (a patient's fields, a referral's events, an enrolment's
+    closing), each side with its author's name (`staff`: staff_names, when the caller holds it).
+    `patient_id` names the record disputed, whatever its kind."""
     sql = ("SELECT c.id, c.entity_id, c.field, c.safety, c.candidates, r.reason, r.author "
-           "FROM conflicts c LEFT JOIN resolutions r ON r.conflict_id = c.id WHERE 1")
-    params: list[Any] = []
+           "FROM conflicts c LEFT JOIN resolutions r ON r.conflict_id = c.id WHERE c.entity = ?")
+    params: list[Any] = [entity]
     if entity_id:
         sql += " AND c.entity_id = ?"
         params.append(entity_id)

@@ -23,6 +23,7 @@ from fieldkit.records import queries, search
 from fieldkit.records.duplicates import Match, likely_duplicates
 from fieldkit.records.ids import new_id
 from fieldkit.records.models import Encounter, FollowUp, Patient, age_in_years, describe_error
+from fieldkit.records.referrals import ReferralRequest, here, request_fields
 from fieldkit.records.scores import Score, news2, qsofa
 from fieldkit.store.db import Change, Store, Transaction
 from fieldkit.store.fold import field_versions
@@ -30,8 +31,7 @@ from fieldkit.store.keystore import User
 from fieldkit.text import clean_text
 
 T = TypeVar("T")
-TASKS = {"followup": ("followups", frozenset({"open", "done", "cancelled"})),
-         "referral": ("referrals", frozenset({"pending", "sent", "arrived", "cancelled"}))}
+FOLLOWUP_STATUSES = frozenset({"open", "done", "cancelled"})
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,10 @@ def registration(patient: Patient, *, duplicates: Sequence[str] = (), reason: st
     return Change("patient", new_id(), "create", payload)
 
 
-def encounter_changes(encounter: Encounter, *, age_years: float | None = None) -> tuple[RecordedEncounter, list[Change]]:
-    """The encounter with its scores, plus its referral and follow-up as tasks of their own."""
+def encounter_changes(encounter: Encounter, *, age_years: float | None = None, patient: dict[str, Any] | None = None,
+                      from_facility: str = "", on: date | None = None) -> tuple[RecordedEncounter, list[Change]]:
+    """The encounter with its scores, plus its referral (with the snapshot of what was recorded)
+    and follow-up as tasks of their own."""
     early = news2(encounter.vitals, hypercapnic=encounter.hypercapnic, age_years=age_years)
     sepsis = qsofa(encounter.vitals)
     encounter_id = new_id()
@@ -78,8 +80,11 @@ def encounter_changes(encounter: Encounter, *, age_years: float | None = None) -
         **encounter.to_fields(), "scores": {"news2": _score_fields(early), "qsofa": _score_fields(sepsis)}})]
     links = {"patient_id": encounter.patient_id, "encounter_id": encounter_id}
     if encounter.referral:
-        changes.append(Change("referral", new_id(), "create", {"fields": {
-            **links, "status": "pending", **encounter.referral.model_dump(mode="json")}}))
+        request = ReferralRequest.model_validate({**links, **encounter.referral.model_dump(mode="json")})
+        referral_id = new_id()
+        changes.append(Change("referral", referral_id, "create", {"fields": request_fields(
+            request, patient or {}, dict(changes[0].payload), referral_id=referral_id, from_facility=from_facility,
+            on=on or date.today())}))
     if encounter.follow_up:
         changes.append(Change("followup", new_id(), "create", {"fields": {
             **links, "status": "open", **encounter.follow_up.model_dump(mode="json")}}))
@@ -181,7 +186,7 @@ def record_encounter(tx: Transaction, user: User, encounter: Encounter | dict[st
         raise FieldkitError(_("this patient record is voided"))
     birth = patient.get("birth_date")
     age = age_in_years(date.fromisoformat(birth)) if birth else None
-    recorded, changes = encounter_changes(encounter, age_years=age)
+    recorded, changes = encounter_changes(encounter, age_years=age, patient=patient, from_facility=here(tx))
     tx.append(changes, user=user.id)
     return recorded
 
@@ -209,30 +214,27 @@ def _annotate(tx: Transaction, user: User, encounter_id: str, op: str, value: st
     tx.append([Change("encounter", encounter_id, op, {name: clean_text(value)})], user=user.id)
 
 
-def _task(tx: Transaction, entity: str, task_id: str) -> dict[str, Any]:
-    table, _statuses = TASKS[entity]
-    row = tx.execute(f"SELECT status, due FROM {table} WHERE id = ?" if entity == "followup"
-                     else f"SELECT status, NULL FROM {table} WHERE id = ?", (task_id,)).fetchone()
+def _followup(tx: Transaction, followup_id: str) -> dict[str, Any]:
+    row = tx.execute("SELECT status, due FROM followups WHERE id = ?", (followup_id,)).fetchone()
     if row is None:
-        raise FieldkitError(_("no follow-up with id {id}").format(id=task_id) if entity == "followup"
-                            else _("no referral with id {id}").format(id=task_id))
+        raise FieldkitError(_("no follow-up with id {id}").format(id=followup_id))
     return {"status": row[0], "due": row[1]}
 
 
-def set_task_status(tx: Transaction, user: User, entity: str, task_id: str, status: str) -> None:
-    """Close a follow-up ('done', 'cancelled') or move a referral ('sent', 'arrived', 'cancelled')."""
-    require_write(user.role, Write(entity, "update", ("status",)))
-    _table, statuses = TASKS[entity]
-    if status not in statuses:
-        raise FieldkitError(_("the status must be one of {statuses}").format(statuses=", ".join(sorted(statuses))))
-    if _task(tx, entity, task_id)["status"] != status:
-        tx.append([_update(tx, entity, task_id, {"status": status})], user=user.id)
+def set_followup_status(tx: Transaction, user: User, followup_id: str, status: str) -> None:
+    """Close a follow-up ('done', 'cancelled') or open it again. (A referral moves by its events:
+    referral_services.record_event.)"""
+    require_write(user.role, Write("followup", "update", ("status",)))
+    if status not in FOLLOWUP_STATUSES:
+        raise FieldkitError(_("the status must be one of {statuses}").format(statuses=", ".join(sorted(FOLLOWUP_STATUSES))))
+    if _followup(tx, followup_id)["status"] != status:
+        tx.append([_update(tx, "followup", followup_id, {"status": status})], user=user.id)
 
 
 def reschedule(tx: Transaction, user: User, followup_id: str, due: str | date) -> None:
     """Move an open follow-up to another day, today or later."""
     require_write(user.role, Write("followup", "update", ("due",)))
-    task = _task(tx, "followup", followup_id)
+    task = _followup(tx, followup_id)
     if task["status"] != "open":
         raise FieldkitError(_("only an open follow-up can be rescheduled"))
     day = validated(FollowUp, {"due": due}).due
@@ -250,8 +252,11 @@ class Clinic:
         self.store = store
         self.user = user
 
-    def _write(self, use_case: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    def run(self, use_case: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Any use case of one transaction and the user (referral_services.refer, ...)."""
         return self.store.write(lambda tx: use_case(tx, self.user, *args, **kwargs))
+
+    _write = run
 
     def register(self, patient: Patient | dict[str, Any], *, reason: str = "") -> Registration:
         return self._write(register, patient, reason=reason)
@@ -283,8 +288,8 @@ class Clinic:
     def entered_in_error(self, encounter_id: str, reason: str) -> None:
         self._write(entered_in_error, encounter_id, reason)
 
-    def set_task_status(self, entity: str, task_id: str, status: str) -> None:
-        self._write(set_task_status, entity, task_id, status)
+    def set_followup_status(self, followup_id: str, status: str) -> None:
+        self._write(set_followup_status, followup_id, status)
 
     def reschedule(self, followup_id: str, due: str | date) -> None:
         self._write(reschedule, followup_id, due)

@@ -16,6 +16,7 @@ class MutableEntity:
     json_fields: frozenset[str] = frozenset()  # lists and maps, stored as JSON text
     flag_fields: frozenset[str] = frozenset()  # booleans, which SQLite stores as 0 and 1
     safety_fields: frozenset[str] = frozenset()  # concurrent edits always wait for a supervisor
+    derived: tuple[str, ...] = ()  # columns the fold computes, never written (a referral's status)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -37,20 +38,38 @@ PATIENT = MutableEntity(
     flag_fields=frozenset({"birth_date_estimated", "voided"}),
     safety_fields=frozenset({"birth_date", "birth_date_estimated", "sex", "allergies", "identifiers"}),
 )
+# A referral's request; its status is not a field but the fold of its events (store/lifecycle.py),
+# which are append-only entries of the entity "referral_event", one per event, op = its type.
 REFERRAL = MutableEntity(
     table="referrals",
-    fields=("patient_id", "encounter_id", "to_facility", "reason", "urgency", "status", "voided"),
-    flag_fields=frozenset({"voided"}),
+    fields=("patient_id", "encounter_id", "to_facility", "reason", "urgency", "voided", "kind", "number",
+            "from_facility", "to_service", "reason_code", "expected_by", "needs_approval", "snapshot",
+            "escalated_from", "enrolment_id", "follows"),
+    json_fields=frozenset({"snapshot"}),
+    flag_fields=frozenset({"voided", "needs_approval"}),
+    derived=("status",),
 )
 FOLLOWUP = MutableEntity(
     table="followups",
-    fields=("patient_id", "encounter_id", "due", "reason", "status", "voided"),
+    fields=("patient_id", "encounter_id", "due", "reason", "status", "voided", "referral_id"),
     flag_fields=frozenset({"voided"}),
+)
+# A programme enrolment. Closing it (status, outcome) is a safety field: two laptops closing one
+# enrolment differently wait for a supervisor instead of one outcome silently winning.
+ENROLMENT = MutableEntity(
+    table="enrolments",
+    fields=("patient_id", "programme", "programme_version", "attributes", "status", "outcome", "outcome_date",
+            "enrolled_on", "team", "voided"),
+    json_fields=frozenset({"attributes"}),
+    flag_fields=frozenset({"voided"}),
+    safety_fields=frozenset({"status", "outcome", "outcome_date"}),
 )
 USER = MutableEntity(table="users", fields=("name", "role", "active"), flag_fields=frozenset({"active"}))
 
 MUTABLE: dict[str, MutableEntity] = {
-    "patient": PATIENT, "referral": REFERRAL, "followup": FOLLOWUP, "user": USER,
+    "patient": PATIENT, "referral": REFERRAL, "followup": FOLLOWUP, "user": USER, "enrolment": ENROLMENT,
 }
+# Append-only entities, like encounters: a check-in (op "create", reviewed by op "review") and a
+# referral's events (op: the event's type, entity id: the referral's).
 # Fields whose change alters how a patient is found, so the fold re-indexes only then.
 SEARCH_FIELDS = frozenset({"given_name", "family_name", "other_names", "phone", "identifiers"})

@@ -20,7 +20,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from fieldkit.namekeys import index_keys
-from fieldkit.store.entities import MUTABLE, PATIENT, SEARCH_FIELDS, MutableEntity
+from fieldkit.store import lifecycle
+from fieldkit.store.entities import MUTABLE, PATIENT, REFERRAL, SEARCH_FIELDS, MutableEntity
 from fieldkit.store.hlc import millis
 from fieldkit.store.holdback import SETTING, SETTING_SQL, Cutoffs
 from fieldkit.store.journal import SCHEMA_VERSION, Entry, canonical, parse, version
@@ -91,8 +92,17 @@ def _apply(conn, entry: Entry, reindex: Reindex) -> None:
     spec = MUTABLE.get(entry.entity)
     if spec is not None:
         _fold_write(conn, entry, spec, entry.payload, reindex)
+        if spec is REFERRAL:
+            lifecycle.derive(conn, entry.entity_id)
     elif entry.entity == "encounter":
         _fold_encounter(conn, entry, entry.payload)
+    elif entry.entity == "referral_event":
+        conn.execute("INSERT OR IGNORE INTO referral_events (id, referral_id, ver, author, type, data) "
+                     "VALUES (?, ?, ?, ?, ?, ?)",
+                     (f"{entry.origin}:{entry.seq}", entry.entity_id, entry.version, entry.author, entry.op, entry.data))
+        lifecycle.derive(conn, entry.entity_id)
+    elif entry.entity == "checkin":
+        _fold_checkin(conn, entry, entry.payload)
 
 
 def _writes(conn, entity: str, entity_id: str) -> list[tuple[str, str, dict[str, Any], dict[str, str]]]:
@@ -187,6 +197,22 @@ def _fold_encounter(conn, entry: Entry, payload: dict[str, Any]) -> None:
             "INSERT OR IGNORE INTO amendments VALUES (?, ?, ?, ?, ?, ?)",
             (f"{entry.origin}:{entry.seq}", entry.entity_id, entry.version, entry.author, entry.op, entry.data),
         )
+
+
+def _fold_checkin(conn, entry: Entry, payload: dict[str, Any]) -> None:
+    if entry.op == "create":  # random ids: as with encounters, the lowest version of a clash stands
+        conn.execute(
+            """INSERT INTO checkins VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET
+                 enrolment_id = excluded.enrolment_id, patient_id = excluded.patient_id, day = excluded.day,
+                 ver = excluded.ver, author = excluded.author, alert = excluded.alert, origin = excluded.origin,
+                 seq = excluded.seq
+               WHERE excluded.ver < checkins.ver""",
+            (entry.entity_id, str(payload.get("enrolment_id", "")), str(payload.get("patient_id", "")),
+             str(payload.get("day", "")), entry.version, entry.author,
+             str((payload.get("alert") or {}).get("level", "none")), entry.origin, entry.seq))
+    else:  # a doctor's review of an escalation: a fact of its own, like an amendment
+        conn.execute("INSERT OR IGNORE INTO checkin_reviews VALUES (?, ?, ?, ?, ?)",
+                     (f"{entry.origin}:{entry.seq}", entry.entity_id, entry.version, entry.author, entry.data))
 
 
 def field_versions(conn, entity_id: str) -> dict[str, str]:

@@ -18,7 +18,11 @@ FOLDED = {
     "encounters": "id",
     "amendments": "id",
     "referrals": "id",
+    "referral_events": "id",
     "followups": "id",
+    "enrolments": "id",
+    "checkins": "id",
+    "checkin_reviews": "id",
     "users": "id",
     "conflicts": "id",
     "resolutions": "conflict_id, ver",
@@ -153,6 +157,47 @@ CREATE TABLE held (origin TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (orig
     # 7: the order a patient's name is said in (records/names.py). A laptop without this column
     # folds such entries all the same and shows the name given-first: display only, nothing lost.
     "ALTER TABLE patients ADD COLUMN name_order ANY",
+    # 8: referrals that close the loop, programme enrolments and their check-ins. A referral's
+    # status is now derived from its events (store/lifecycle.py), never written.
+    """
+ALTER TABLE referrals ADD COLUMN kind ANY;
+ALTER TABLE referrals ADD COLUMN number ANY;
+ALTER TABLE referrals ADD COLUMN from_facility ANY;
+ALTER TABLE referrals ADD COLUMN to_service ANY;
+ALTER TABLE referrals ADD COLUMN reason_code ANY;
+ALTER TABLE referrals ADD COLUMN expected_by ANY;
+ALTER TABLE referrals ADD COLUMN needs_approval ANY;
+ALTER TABLE referrals ADD COLUMN snapshot ANY;
+ALTER TABLE referrals ADD COLUMN escalated_from ANY;
+ALTER TABLE referrals ADD COLUMN enrolment_id ANY;
+ALTER TABLE referrals ADD COLUMN follows ANY;
+CREATE INDEX referrals_to ON referrals (to_facility, status);
+CREATE INDEX referrals_escalated ON referrals (escalated_from) WHERE escalated_from IS NOT NULL;
+CREATE TABLE referral_events (
+    id TEXT PRIMARY KEY, referral_id TEXT NOT NULL, ver TEXT NOT NULL, author TEXT NOT NULL,
+    type TEXT NOT NULL, data TEXT NOT NULL, applied INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX referral_events_referral ON referral_events (referral_id, ver);
+ALTER TABLE followups ADD COLUMN referral_id ANY;
+CREATE TABLE enrolments (
+    id TEXT PRIMARY KEY,
+    patient_id ANY, programme ANY, programme_version ANY, attributes ANY, status ANY, outcome ANY,
+    outcome_date ANY, enrolled_on ANY, team ANY, voided ANY,
+    created TEXT NOT NULL, updated TEXT NOT NULL
+) STRICT;
+CREATE INDEX enrolments_programme ON enrolments (programme, status);
+CREATE INDEX enrolments_patient ON enrolments (patient_id);
+CREATE TABLE checkins (
+    id TEXT PRIMARY KEY, enrolment_id TEXT NOT NULL, patient_id TEXT NOT NULL, day TEXT NOT NULL,
+    ver TEXT NOT NULL, author TEXT NOT NULL, alert TEXT NOT NULL, origin TEXT NOT NULL, seq INTEGER NOT NULL
+) STRICT;
+CREATE INDEX checkins_enrolment ON checkins (enrolment_id, day);
+CREATE INDEX checkins_alert ON checkins (alert) WHERE alert = 'red';
+CREATE TABLE checkin_reviews (
+    id TEXT PRIMARY KEY, checkin_id TEXT NOT NULL, ver TEXT NOT NULL, author TEXT NOT NULL, data TEXT NOT NULL
+) STRICT;
+CREATE INDEX checkin_reviews_checkin ON checkin_reviews (checkin_id);
+""",
 ]
 
 

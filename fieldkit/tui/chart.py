@@ -23,6 +23,7 @@ from fieldkit.i18n import N_, _, day, digits, moment
 from fieldkit.permissions import allowed
 from fieldkit.records.names import full_name
 from fieldkit.records.queries import every_allergy
+from fieldkit.store.lifecycle import OPEN
 from fieldkit.tui.base import ClinicScreen, background
 from fieldkit.tui.messages import OpenChart, OpenEncounter
 from fieldkit.tui.picker import Picker
@@ -121,9 +122,9 @@ def open_tasks(record: dict[str, Any]) -> list[tuple[str, tuple[str, dict[str, A
                  due=day(f["due"]), reason=f["reason"] or "", status=word(f["status"])), mark.get(f["patient_id"], "")),
               ("followup", f)) for f in record["followups"] if f["status"] == "open"]
     found += [(_marked(_("referral to {facility}, {urgency} ({status})").format(
-                  facility=r["to_facility"], urgency=word(r["urgency"]), status=word(r["status"])),
+                  facility=r.get("to_name") or r["to_facility"], urgency=word(r["urgency"]), status=word(r["status"])),
                   mark.get(r["patient_id"], "")), ("referral", r))
-              for r in record["referrals"] if r["status"] in ("pending", "sent")]
+              for r in record["referrals"] if r["status"] in OPEN]
     return found
 
 

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from fieldkit.permissions import require
-from fieldkit.records import queries, services, worklists
+from fieldkit.records import referral_services, queries, services, worklists
 from fieldkit.records.duplicates import Match, likely_duplicates
 from fieldkit.records.models import Patient
 from fieldkit.records.search import PatientSummary
@@ -252,8 +252,11 @@ class Desk:
     async def entered_in_error(self, encounter_id: str, reason: str) -> None:
         await self._write(services.entered_in_error, encounter_id, reason)
 
-    async def set_task_status(self, entity: str, task_id: str, status: str) -> None:
-        await self._write(services.set_task_status, entity, task_id, status)
+    async def set_followup_status(self, followup_id: str, status: str) -> None:
+        await self._write(services.set_followup_status, followup_id, status)
+
+    async def referral_event(self, referral_id: str, details: dict[str, Any]) -> str | None:
+        return await self._write(referral_services.record_event, referral_id, details)
 
     async def reschedule(self, followup_id: str, due: str) -> None:
         await self._write(services.reschedule, followup_id, due)

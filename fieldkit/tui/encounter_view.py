@@ -85,7 +85,7 @@ def details(record: dict[str, Any], encounter: dict[str, Any]) -> str:
     for referral in record.get("referrals", []):
         if referral.get("encounter_id") == encounter["id"]:
             lines.append(_("Referred to {facility}, {urgency} ({status})").format(
-                facility=referral["to_facility"], urgency=word(referral["urgency"]),
+                facility=referral.get("to_name") or referral["to_facility"], urgency=word(referral["urgency"]),
                 status=word(referral["status"])))
     for follow_up in record.get("followups", []):
         if follow_up.get("encounter_id") == encounter["id"]:

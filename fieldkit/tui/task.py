@@ -17,6 +17,7 @@ from textual.widgets.option_list import Option
 
 from fieldkit.errors import FieldkitError
 from fieldkit.i18n import N_, _, day, digits
+from fieldkit.store.lifecycle import next_status
 from fieldkit.tui.ask import Ask
 from fieldkit.tui.base import Translated, background
 from fieldkit.tui.status import StatusBar
@@ -27,14 +28,12 @@ RESCHEDULE = "reschedule"
 CHOICES = {
     "followup": (("done", N_("Done: the patient came back")), ("cancelled", N_("Cancelled: no longer needed")),
                  (RESCHEDULE, N_("Reschedule to another day…")), ("open", N_("Open again"))),
-    "referral": (("sent", N_("Sent: the patient went or was sent")), ("arrived", N_("Arrived at the facility")),
-                 ("cancelled", N_("Cancelled")), ("pending", N_("Pending: not sent yet"))),
+    # A referral moves by events, each offered only where the transition table allows it.
+    "referral": (("sent", N_("Sent: the patient went or was sent")), ("acknowledged", N_("Acknowledged by the facility")),
+                 ("arrived", N_("Arrived at the facility")), ("completed", N_("Completed")),
+                 ("cancelled", N_("Cancelled")), ("lost", N_("Lost to follow-up"))),
 }
-STATUS = {"arrived": N_("arrived")}  # the one referral status `word` does not know
-
-
-def status_word(status: str) -> str:
-    return _(STATUS[status]) if status in STATUS else word(status)
+status_word = word
 
 
 def describe(entity: str, task: dict[str, Any]) -> str:
@@ -42,7 +41,7 @@ def describe(entity: str, task: dict[str, Any]) -> str:
         return _("Follow-up due {due} · {reason} · {status}").format(
             due=day(task["due"]), reason=task["reason"] or "-", status=status_word(task["status"]))
     return _("Referral to {facility}, {urgency} · {reason} · {status}").format(
-        facility=task["to_facility"], urgency=word(task["urgency"]), reason=task["reason"] or "-",
+        facility=task.get("to_name") or task["to_facility"], urgency=word(task["urgency"]), reason=task["reason"] or "-",
         status=status_word(task["status"]))
 
 
@@ -66,10 +65,15 @@ class TaskScreen(Translated, ModalScreen[bool]):
         with Vertical(id="task"):
             yield Static(describe(self.entity, self.item), id="task-line")
             yield OptionList(*(Option(_(label), id=choice) for choice, label in CHOICES[self.entity]
-                               if choice != self.item["status"]
-                               and not (choice == RESCHEDULE and self.item["status"] != "open")), id="choices")
+                               if self._offered(choice)), id="choices")
             yield Static("", id="task-error", classes="error")
         yield Footer()
+
+    def _offered(self, choice: str) -> bool:
+        status = self.item["status"]
+        if self.entity == "referral":
+            return next_status(status, choice) is not None
+        return choice != status and not (choice == RESCHEDULE and status != "open")
 
     @on(OptionList.OptionSelected, "#choices")
     def chosen(self, event: OptionList.OptionSelected) -> None:
@@ -92,9 +96,14 @@ class TaskScreen(Translated, ModalScreen[bool]):
     @background(exclusive=True)
     async def set_status(self, status: str) -> None:
         try:
-            await self.desk.set_task_status(self.entity, self.item["id"], status)
+            if self.entity == "referral":
+                await self.desk.referral_event(self.item["id"], {"type": status})
+            else:
+                await self.desk.set_followup_status(self.item["id"], status)
         except FieldkitError as exc:
             self.query_one("#task-error", Static).update(_(str(exc)))
             return
+        if self.entity == "referral":
+            status = next_status(self.item["status"], status) or status
         self.notify(_("Now {status}.").format(status=status_word(status)))
         self.dismiss(True)

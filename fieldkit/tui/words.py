@@ -20,6 +20,17 @@ WORDS = {
     # task status
     "open": N_("open"), "done": N_("done"), "cancelled": N_("cancelled"), "pending": N_("pending"),
     "sent": N_("sent"),
+    # a referral's status (store/lifecycle.py) and its events
+    "awaiting_approval": N_("awaiting the board"), "requested": N_("to send"), "approved": N_("approved"),
+    "issued": N_("letter issued"), "acknowledged": N_("acknowledged"), "arrived": N_("arrived"),
+    "completed": N_("completed"), "declined": N_("declined"), "redirected": N_("redirected"),
+    "not_attended": N_("not attended"), "lost": N_("lost to follow-up"), "feedback": N_("feedback"),
+    "resolve": N_("settled by a supervisor"),
+    # referral kinds
+    "referral": N_("referral"), "econsult": N_("e-consultation"), "transfer": N_("transfer"),
+    # why a referral was not attended
+    "cost": N_("cost"), "transport": N_("transport"), "security": N_("security"), "refused": N_("refused"),
+    "died": N_("died"), "went_elsewhere": N_("went elsewhere"),
     # roles
     "clinician": N_("clinician"), "clerk": N_("clerk"), "supervisor": N_("supervisor"),
     # patient fields, as conflicts name them

@@ -31,7 +31,7 @@ def test_show_tells_the_merged_record_whole_and_unmerge_undoes_it(tmp_path):
     assert f"ALLERGIES: sulfa  {marked}" in shown
     assert f"merged here: {duplicate}  Fatma Hassan" in shown and "national 03010012345" in shown
     assert f"  {due}  open  -  {marked}" in shown
-    assert "  to Idlib Central  routine  pending" in shown
+    assert " to Idlib Central  routine  requested" in shown
     assert "    diagnosis J18.9 pneumonia" in shown and "    prescription amoxicillin 500 mg oral tds 5 days" in shown
     found = json.loads(ok(home, "patient", "search", "03010012345", "--json").stdout)
     assert [p["id"] for p in found] == [survivor]

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 
 from fieldkit.errors import FieldkitError
-from fieldkit.records import queries, worklists
+from fieldkit.records import queries, referral_services, worklists
 from fieldkit.records.services import Clinic
 from fieldkit.store.keystore import User
 
@@ -45,7 +45,8 @@ def test_the_survivor_shows_everything_recorded_under_either_record(store, merge
     assert queries.every_allergy(record) == [{"patient_id": duplicate, "allergies": ["penicillin"], "disputed": None}]
     assert sorted(e["patient_id"] for e in record["encounters"]) == sorted([survivor, duplicate])
     assert [(f["patient_id"], f["status"]) for f in record["followups"]] == [(duplicate, "open")]
-    assert [(r["patient_id"], r["to_facility"]) for r in record["referrals"]] == [(duplicate, "Idlib Central")]
+    # A listed facility is kept by its code, whatever case its name was typed in.
+    assert [(r["patient_id"], r["to_facility"]) for r in record["referrals"]] == [(duplicate, "SY-IDL-CH")]
     # The duplicate itself is unchanged: its own record still reads as it was, pointing at the survivor.
     own = Clinic(store, CLINICIAN).patient(duplicate)
     assert own["merged_into"] == survivor and own["allergies"] == ["penicillin"] and len(own["encounters"]) == 1
@@ -114,9 +115,9 @@ def test_tasks_close_and_reschedule(store, merged):
     with pytest.raises(FieldkitError, match="already past"):
         clinic.reschedule(follow_up["id"], (date.today() - timedelta(days=1)).isoformat())
     assert clinic.patient(survivor)["followups"][0]["due"] == later
-    clinic.set_task_status("followup", follow_up["id"], "done")
+    clinic.set_followup_status(follow_up["id"], "done")
     with pytest.raises(FieldkitError, match="only an open follow-up"):
         clinic.reschedule(follow_up["id"], later)
     [referral] = clinic.patient(survivor)["referrals"]
-    clinic.set_task_status("referral", referral["id"], "arrived")
+    clinic.run(referral_services.record_event, referral["id"], {"type": "arrived"})
     assert clinic.patient(survivor)["referrals"][0]["status"] == "arrived"

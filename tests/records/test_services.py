@@ -78,8 +78,8 @@ def test_encounter_scores_and_tasks(store):
     record = clinic(store).patient(pid)
     [encounter] = record["encounters"]
     assert encounter["scores"]["news2"]["total"] == 10 and encounter["vitals"]["temperature_c"] == 39.2
-    assert record["referrals"][0]["status"] == "pending" and record["followups"][0]["status"] == "open"
-    clinic(store, CLINICIAN).set_task_status("followup", record["followups"][0]["id"], "done")
+    assert record["referrals"][0]["status"] == "requested" and record["followups"][0]["status"] == "open"
+    clinic(store, CLINICIAN).set_followup_status(record["followups"][0]["id"], "done")
     assert clinic(store).patient(pid)["followups"][0]["status"] == "done"
 
 
