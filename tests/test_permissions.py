@@ -4,6 +4,7 @@ a receiving laptop (sync.verify) accepts from that role, and no other module kee
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 
 import click
@@ -12,7 +13,7 @@ import pytest
 import fieldkit
 from fieldkit.cli import cli
 from fieldkit.permissions import ACTIONS, ROLES, NotAllowed, roles_for
-from fieldkit.records import referral_services, services
+from fieldkit.records import enrolments, referral_services, services
 from fieldkit.store.db import Change
 from fieldkit.store.keystore import User
 from fieldkit.sync.verify import roles_allowed
@@ -40,10 +41,11 @@ def clinic(make_store):
         table: conn.execute(f"SELECT id FROM {table} WHERE patient_id = ?", (pid,)).fetchone()[0]
         for table in ("referrals", "followups")})
     [conflict] = here.read(lambda conn: [row[0] for row in conn.execute("SELECT id FROM conflicts")])
+    enrolment = here.write(lambda tx: enrolments.enrol(tx, SUPERVISOR, {"patient_id": pid, "programme": "home-triage"}))
     board = here.write(lambda tx: referral_services.refer(tx, SUPERVISOR, {
         "patient_id": pid, "to_facility": "TN-SAI", "needs_approval": True, "reason": "oncology abroad"}))
     return here, {"patient": pid, "other": other, "encounter": recorded.encounter_id, "conflict": conflict,
-                  "board": board, **tasks}
+                  "board": board, "enrolment": enrolment, **tasks}
 
 
 # Each action of the table, as the use case that performs it.
@@ -63,6 +65,10 @@ USE_CASES = {
         "patient_id": ids["patient"], "to_facility": "VN-ST-GH", "reason": "SpO2 falling"}),
     "record referral events": lambda tx, user, ids: referral_services.record_event(tx, user, ids["referrals"],
                                                                                  {"type": "sent"}),
+    "enrol in a programme": lambda tx, user, ids: enrolments.enrol(tx, user, {
+        "patient_id": ids["other"], "programme": "home-triage"}),
+    "record check-ins": lambda tx, user, ids: enrolments.check_in(tx, user, {
+        "enrolment_id": ids["enrolment"], "day": date.today().isoformat(), "spo2": 95}),
     "record a board's decision": lambda tx, user, ids: referral_services.record_event(tx, user, ids["board"], {
         "type": "approved", "board_reference": "NCB-2026-118"}),
 }

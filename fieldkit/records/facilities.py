@@ -8,14 +8,13 @@ a list entry.
 
 from __future__ import annotations
 
-import functools
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
 
 from fieldkit.errors import FieldkitError
 from fieldkit.i18n import _
+from fieldkit.records import site
 from fieldkit.text import clean_text
 
 SITE_FILE = "facilities.toml"
@@ -39,23 +38,14 @@ def _read(text: str, where: str) -> dict[str, Facility]:
         raise FieldkitError(_("{file}: not a facility list ({problem})").format(file=where, problem=exc)) from None
 
 
-_site: Path | None = None
-
-
-def use_site(site_dir: Path | None) -> None:
-    """Where this process's site list lives (the clinic's data directory), set once at start."""
-    global _site
-    _site = site_dir
-    load.cache_clear()
-
-
-@functools.cache
+@site.table
 def load() -> dict[str, Facility]:
+    """The shipped list and the site's (records/site.py), read once per process."""
     shipped = resources.files("fieldkit.records").joinpath("programme_data", SITE_FILE)
     found = _read(shipped.read_text(encoding="utf-8"), SITE_FILE)
-    site = _site / SITE_FILE if _site else None
-    if site and site.is_file():
-        found |= _read(site.read_text(encoding="utf-8"), str(site))
+    own = own_dir / SITE_FILE if (own_dir := site.directory()) else None
+    if own and own.is_file():
+        found |= _read(own.read_text(encoding="utf-8"), str(own))
     return found
 
 

@@ -59,8 +59,8 @@ FOLLOWUP = MutableEntity(
 ENROLMENT = MutableEntity(
     table="enrolments",
     fields=("patient_id", "programme", "programme_version", "attributes", "status", "outcome", "outcome_date",
-            "enrolled_on", "team", "voided"),
-    json_fields=frozenset({"attributes"}),
+            "enrolled_on", "team", "voided", "stays"),
+    json_fields=frozenset({"attributes", "stays"}),
     flag_fields=frozenset({"voided"}),
     safety_fields=frozenset({"status", "outcome", "outcome_date"}),
 )

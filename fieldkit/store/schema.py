@@ -182,7 +182,7 @@ ALTER TABLE followups ADD COLUMN referral_id ANY;
 CREATE TABLE enrolments (
     id TEXT PRIMARY KEY,
     patient_id ANY, programme ANY, programme_version ANY, attributes ANY, status ANY, outcome ANY,
-    outcome_date ANY, enrolled_on ANY, team ANY, voided ANY,
+    outcome_date ANY, enrolled_on ANY, team ANY, voided ANY, stays ANY,
     created TEXT NOT NULL, updated TEXT NOT NULL
 ) STRICT;
 CREATE INDEX enrolments_programme ON enrolments (programme, status);
