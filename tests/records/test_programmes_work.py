@@ -77,7 +77,7 @@ def test_a_clerk_registers_a_file_into_the_oncology_registry_with_its_attributes
 ])
 def test_a_check_in_stores_its_alert_level_with_the_rule_set_version(store, readings, level):
     eid = enrol(store, patient(store))
-    checkin_id, reached = check_in(store, eid, **readings)
+    _checkin_id, reached = check_in(store, eid, **readings)
     assert reached == level
     [stored] = store.read(lambda conn: programme_lists.checkins_of(conn, eid))
     assert stored["alert"] == {"level": level, "ruleset": "covid-home-2021@1"} and stored["alert_level"] == level
