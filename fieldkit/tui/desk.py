@@ -17,7 +17,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from fieldkit.permissions import require
-from fieldkit.records import referral_services, queries, services, worklists
+from fieldkit.records import queries, referral_services, services, worklists
 from fieldkit.records.duplicates import Match, likely_duplicates
 from fieldkit.records.models import Patient
 from fieldkit.records.search import PatientSummary
