@@ -13,6 +13,8 @@ binding) and `_` translates it where it is shown.
 from __future__ import annotations
 
 import gettext as _gettext
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
@@ -45,6 +47,18 @@ def set_language(language: str) -> None:
     if language not in LANGUAGES:
         raise ValueError(f"no catalogue for {language!r}; choose one of {', '.join(LANGUAGES)}")
     _language = language
+
+
+@contextmanager
+def using_language(language: str) -> Iterator[None]:
+    """Speak another language for a moment (a letter in the patient's language), then back. The
+    language is process-wide: only for work done synchronously, never across an await."""
+    before = _language
+    set_language(language)
+    try:
+        yield
+    finally:
+        set_language(before)
 
 
 def language() -> str:

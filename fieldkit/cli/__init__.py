@@ -12,7 +12,20 @@ import sys
 
 import click
 
-from fieldkit.cli import database, encounters, hub, network, patients, session, setup, sync, users
+from fieldkit.cli import (
+    database,
+    encounters,
+    hub,
+    letters,
+    network,
+    patients,
+    programmes,
+    referrals,
+    session,
+    setup,
+    sync,
+    users,
+)
 from fieldkit.cli.context import Context, open_tui
 
 DISK_FULL = "the disk is full, so nothing was saved: free some space, then try again"
@@ -32,7 +45,8 @@ def cli(ctx: click.Context, home: str | None, user: str | None) -> None:
 
 
 for command in (setup.init, setup.demo, session.unlock, session.lock, users.user, patients.patient,
-                encounters.encounter, database.db, database.audit, network.network, sync.sync, hub.hub):
+                encounters.encounter, referrals.referral, programmes.programme, letters.letter, database.db,
+                database.audit, network.network, sync.sync, hub.hub):
     cli.add_command(command)
 
 

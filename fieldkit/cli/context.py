@@ -50,10 +50,12 @@ class Context:
     def open(self) -> tuple[Store, User]:
         """Unlock as the chosen user (through the unlocked session, if one is running for them);
         the caller closes the store. Imports only what opening needs: a command starts fast."""
+        from fieldkit.records import site
         from fieldkit.store import agent
         from fieldkit.store.db import Store
 
         home = self.home
+        site.use(home.path)  # the clinic's own facilities and programmes
         unlocked = agent.fetch(home) if home.exists else None
         from fieldkit.store.session import refuse_revoked, unlock
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import io
 import unicodedata
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from functools import cache
@@ -53,18 +51,6 @@ LABELS = dict(ESSENTIAL) | {"board_reference": BOARD_REFERENCE}
 
 def families(language: str) -> tuple[str, ...]:
     return FAMILIES.get(language, FAMILIES["latin"])
-
-
-@contextmanager
-def _language(language: str) -> Iterator[None]:
-    # i18n's language is process-wide; a letter is drawn synchronously, so switching it for the
-    # duration (and back) lets `_` and `i18n.day` speak the letter's language.
-    before = i18n.language()
-    i18n.set_language(language)
-    try:
-        yield
-    finally:
-        i18n.set_language(before)
 
 
 def _label(name: str) -> str:
@@ -136,7 +122,7 @@ def glyph_gaps(content: LetterContent, *, fonts: tuple[str, ...] | None = None) 
     chosen = fonts or families(content.language)
     covered = frozenset.intersection(*(frozenset().union(*(_cmap(family, style) for family in chosen))
                                        for style in STYLES))
-    with _language(content.language):
+    with i18n.using_language(content.language):
         plan = _plan(content)
     texts: dict[str, list[str]] = {"title": [plan.title], "letter_text": [letter_text(content)]}
     for source, label, value in plan.rows + plan.closing:
@@ -189,7 +175,7 @@ def render(content: LetterContent, qr_payload: str) -> bytes:
     if gaps := glyph_gaps(content):
         lacking = "".join(sorted(set().union(*gaps.values())))
         raise FieldkitError(_("the letter cannot be printed: no font has the characters {chars}").format(chars=lacking))
-    with _language(content.language):
+    with i18n.using_language(content.language):
         plan = _plan(content)
         return _draw(content, plan, qr_payload)
 

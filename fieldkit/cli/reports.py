@@ -1,0 +1,19 @@
+"""Lists written to a file a spreadsheet opens: only where the user says, never into the clinic's data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+def write_rows(path: str, rows: Iterable[Mapping[str, Any]], columns: Iterable[str], data_dir: Path) -> None:
+    from fieldkit.records.registry import to_csv
+
+    target = Path(path).expanduser().resolve()
+    if data_dir.resolve() in (target, *target.parents):
+        raise click.ClickException("lists are written where you choose, never into the clinic's data folder")
+    target.write_text(to_csv(rows, columns), encoding="utf-8")
+    click.echo(f"wrote {target}", err=True)
