@@ -35,6 +35,7 @@ def init(context: Context, supervisor: str) -> None:
 def demo(context: Context, patients: int, no_tui: bool, seed: int) -> None:
     """Create (once) a demo clinic with realistic patients in five languages, then open it."""
     from fieldkit.records.demo import opening, seed_clinic
+    from fieldkit.records.demo_programmes import seed_programmes
     from fieldkit.store.home import Home
     from fieldkit.store.session import create_clinic
     from fieldkit.sync.identity import new_device_key
@@ -48,6 +49,7 @@ def demo(context: Context, patients: int, no_tui: bool, seed: int) -> None:
             with click.progressbar(length=patients, label="Registering demo patients", file=sys.stderr) as bar:
                 report = seed_clinic(store, user.id, patients, seed=seed,
                                      progress=lambda done, total: bar.update(done - bar.pos))
+            seed_programmes(store, user, seed=seed)
         click.echo(f"seeded {report.patients} patients and {report.encounters} encounters "
                    f"in {report.seconds:.1f} s", err=True)
     click.echo(f"demo clinic: {home.path}\nuser: {DEMO_USER}\npassphrase: {DEMO_PASSPHRASE}")

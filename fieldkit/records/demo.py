@@ -624,7 +624,7 @@ def _visits(rng: random.Random, person: Person, today: date, latest: datetime) -
     age = age_in_years(birth) if birth else None
     for moment, data in dated:
         encounter = Encounter.model_validate({**data, "patient_id": change.entity_id})
-        visits.append((moment, encounter_changes(encounter, age_years=age)[1]))
+        visits.append((moment, encounter_changes(encounter, age_years=age, on=moment.date())[1]))
     return visits
 
 

@@ -35,8 +35,9 @@ def _encounter(conn: Any, patient_id: str, encounter_id: str | None) -> dict[str
     return parse(row[1]) if row else None
 
 
-def refer(tx: Transaction, user: User, request: ReferralRequest | dict[str, Any]) -> str:
-    """Send a patient on (or ask a specialist's opinion); returns the referral's id."""
+def refer(tx: Transaction, user: User, request: ReferralRequest | dict[str, Any], *, on: date | None = None) -> str:
+    """Send a patient on (or ask a specialist's opinion); returns the referral's id. `on`: the
+    day it was made, when it is written up later (its expected arrival counts from then)."""
     require_write(user.role, Write("referral", "create"))
     request = request if isinstance(request, ReferralRequest) else validated(ReferralRequest, request)
     patient = _current(tx, request.patient_id)
@@ -44,8 +45,7 @@ def refer(tx: Transaction, user: User, request: ReferralRequest | dict[str, Any]
         raise FieldkitError(_("this patient record is merged or voided; refer from the record that stays"))
     referral_id = new_id()
     fields = request_fields(request, patient, _encounter(tx, request.patient_id, request.encounter_id),
-                            referral_id=referral_id, from_facility=here(tx),
-                            on=date.today())
+                            referral_id=referral_id, from_facility=here(tx), on=on or date.today())
     tx.append([Change("referral", referral_id, "create", {"fields": fields})], user=user.id)
     return referral_id
 
