@@ -15,6 +15,7 @@ that have a check-in and the hospital stays. The rules, as a clinic would say th
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -115,15 +116,15 @@ def _in_stay(day: date, stays: Collection[Stay]) -> bool:
 def statuses(plan: Plan, done_days: Collection[date], today: date, paused: Collection[Stay] = ()) -> list[tuple[date, DayStatus]]:
     """Each due day with its status; a check-in counts first, then a hospital stay."""
     done_set = set(done_days)
+    later = [timedelta(days=offset) for offset in range(1, plan.window_days)]  # the window past its first day
     found: list[tuple[date, DayStatus]] = []
     for due in due_days(plan):
-        window = [due + timedelta(days=offset) for offset in range(plan.window_days)]
         status: DayStatus
-        if done_set.intersection(window):
+        if due in done_set or any(due + step in done_set for step in later):
             status = "done"
-        elif any(_in_stay(day, paused) for day in window):
+        elif paused and any(_in_stay(day, paused) for day in (due, *(due + step for step in later))):
             status = "paused"
-        elif window[-1] < today:
+        elif due + timedelta(days=plan.window_days - 1) < today:
             status = "missed"
         else:
             status = "pending"
@@ -144,14 +145,15 @@ def standing(plan: Plan, done_days: Collection[date], today: date, paused: Colle
             break
         in_a_row += 1
     next_due = pending[0] if pending else None
+    counted = Counter(status for _due, status in found)
     return Standing(
         next_due=next_due,
         days_overdue=max(0, (today - next_due).days) if next_due else 0,
         missed=tuple(due for due, status in found if status == "missed"),
         misses_in_a_row=in_a_row,
         expected=len(found),
-        done=sum(status == "done" for _due, status in found),
-        paused=sum(status == "paused" for _due, status in found),
+        done=counted["done"],
+        paused=counted["paused"],
         pending=len(pending),
         finished=found[-1][0] + window <= today,
     )

@@ -54,20 +54,22 @@ def followed(conn: Any, on: date, *, programme: str | None = None, team: str | N
         params.append(team)
     rows = conn.execute(sql, params).fetchall()
     days: dict[str, set[date]] = defaultdict(set)
-    latest: dict[str, tuple[str, str, str]] = {}  # enrolment -> (day, version, alert) of its latest check-in
-    for enrolment_id, day, ver, alert in conn.execute(
-            "SELECT c.enrolment_id, c.day, c.ver, c.alert FROM checkins c JOIN enrolments e ON e.id = c.enrolment_id "
-            f"WHERE e.status IN ('active', 'paused') AND e.programme IN ({marks})", list(plans)):
-        days[enrolment_id].add(date.fromisoformat(day))
-        latest[enrolment_id] = max(latest.get(enrolment_id, ("", "", "")), (day, ver, alert))
+    latest: dict[str, str] = {}  # enrolment -> the alert of its latest check-in (rows come in that order)
+    for enrolment_id, day, alert in conn.execute(
+            "SELECT c.enrolment_id, c.day, c.alert FROM checkins c JOIN enrolments e ON e.id = c.enrolment_id "
+            f"WHERE e.status IN ('active', 'paused') AND e.programme IN ({marks}) ORDER BY c.enrolment_id, c.day, c.ver",
+            list(plans)):
+        days[enrolment_id].add(day)
+        latest[enrolment_id] = alert
     found = []
     for enrolment_id, patient_id, pid, team_name, status, enrolled_on, stays, phone, *names in rows:
         plan = plans[pid].plan(date.fromisoformat(enrolled_on))
         assert plan is not None
-        paused = [(date.fromisoformat(a), date.fromisoformat(b) if b else None) for a, b in json.loads(stays or "[]")]
+        paused = [(date.fromisoformat(a), date.fromisoformat(b) if b else None) for a, b in json.loads(stays)] if stays else []
+        done = {date.fromisoformat(day) for day in days[enrolment_id]}
         found.append(Followed(enrolment_id, patient_id, full_name(dict(zip(NAME_FIELDS, names))), phone or "", pid,
-                              team_name or "", status, enrolled_on, standing(plan, days[enrolment_id], on, paused),
-                              latest.get(enrolment_id, ("", "", ""))[2]))
+                              team_name or "", status, enrolled_on, standing(plan, done, on, paused),
+                              latest.get(enrolment_id, "")))
     return found
 
 
