@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import pytest
+from tools_support import tool
 
 from fieldkit.errors import FieldkitError
 from fieldkit.letters import pdf
@@ -66,15 +65,6 @@ LETTERS = {
         news2="1 (faible)", allergies=("pénicilline",), medicines=("tamoxifène 20 mg par jour",),
         referrer="Dr Aïssatou Ndiaye, médecin généraliste"),
 }
-
-
-def tool(name: str) -> str:
-    found = shutil.which(name)
-    if found:
-        return found
-    if os.environ.get("FIELDKIT_REQUIRE_TOOLS") == "1":
-        pytest.fail(f"{name} is not installed and FIELDKIT_REQUIRE_TOOLS=1")
-    pytest.skip(f"{name} is not installed (Debian: poppler-utils for pdftotext/pdftoppm, zbar-tools for zbarimg)")
 
 
 def extracted(document: bytes, folder: Path) -> str:
