@@ -53,7 +53,7 @@ def followed(conn: Any, on: date, *, programme: str | None = None, team: str | N
         sql += " AND e.team = ?"
         params.append(team)
     rows = conn.execute(sql, params).fetchall()
-    days: dict[str, set[date]] = defaultdict(set)
+    days: dict[str, set[str]] = defaultdict(set)  # enrolment -> the days (ISO) that have a check-in
     latest: dict[str, str] = {}  # enrolment -> the alert of its latest check-in (rows come in that order)
     for enrolment_id, day, alert in conn.execute(
             "SELECT c.enrolment_id, c.day, c.alert FROM checkins c JOIN enrolments e ON e.id = c.enrolment_id "
