@@ -15,6 +15,7 @@ from fieldkit.store.db import Transaction
 from fieldkit.store.entities import MUTABLE, PATIENT
 from fieldkit.store.hlc import millis, pack
 from fieldkit.store.keystore import User
+from fieldkit.store.lifecycle import TO_SEND
 
 
 def when(ver: str) -> str:
@@ -186,10 +187,15 @@ def due_followups(conn, until: str, *, limit: int = 50) -> list[dict[str, Any]]:
         "AND due <= ? ORDER BY due LIMIT ?", (until, limit))]
 
 
+TO_SEND_SQL = f"status IN ({', '.join(repr(status) for status in TO_SEND)}) AND voided IS NOT 1"
+
+
 def pending_referrals(conn, *, limit: int = 50) -> list[dict[str, Any]]:
-    return [dict(zip(("id", "patient_id", "to_facility", "urgency", "reason"), r)) for r in conn.execute(
-        "SELECT id, patient_id, to_facility, urgency, reason FROM referrals WHERE status = 'pending' "
-        "AND voided IS NOT 1 ORDER BY urgency = 'emergency' DESC, urgency = 'urgent' DESC, created LIMIT ?",
+    """Referrals still to send, the most urgent first, each with its destination's name."""
+    return [dict(zip(("id", "patient_id", "to_facility", "urgency", "reason"), r)) | {"to_name": facilities.name_of(r[2])}
+            for r in conn.execute(
+        f"SELECT id, patient_id, to_facility, urgency, reason FROM referrals WHERE {TO_SEND_SQL} "
+        "ORDER BY urgency = 'emergency' DESC, urgency = 'urgent' DESC, created LIMIT ?",
         (limit,))]
 
 

@@ -13,8 +13,8 @@ from typing import Any
 from fieldkit.records import facilities
 from fieldkit.records.names import NAME_FIELDS, full_name
 from fieldkit.records.queries import conflicts, staff_names, when
+from fieldkit.store.lifecycle import TO_SEND
 
-TO_SEND = ("requested", "approved", "issued")
 AWAITING_ARRIVAL = ("sent", "acknowledged", "issued", "requested", "approved")
 URGENCY_RANK = {"emergency": 0, "urgent": 1, "routine": 2}
 _COLUMNS = ("id", "patient_id", "number", "kind", "to_facility", "from_facility", "to_service", "urgency", "reason",

@@ -54,7 +54,7 @@ def today(conn: Any, on: date, *, limit: int = PAGE, tasks: int = PAGE, due_from
     # The same conditions as queries.due_followups and queries.pending_referrals, counted.
     due_count = conn.execute("SELECT count(*) FROM followups WHERE status = 'open' AND voided IS NOT 1 AND due <= ?",
                              (on.isoformat(),)).fetchone()[0]
-    referrals_count = conn.execute("SELECT count(*) FROM referrals WHERE status = 'pending' AND voided IS NOT 1"
+    referrals_count = conn.execute(f"SELECT count(*) FROM referrals WHERE {queries.TO_SEND_SQL}"
                                    ).fetchone()[0]
     due_from, referrals_from = _page_start(due_from, tasks, due_count), _page_start(referrals_from, tasks, referrals_count)
     due = queries.due_followups(conn, on.isoformat(), limit=due_from + tasks)[due_from:]

@@ -24,6 +24,7 @@ from fieldkit.store.journal import canonical, parse, version
 OPEN = ("awaiting_approval", "requested", "approved", "issued", "sent", "acknowledged", "arrived")
 CLOSED = ("completed", "declined", "cancelled", "redirected", "not_attended", "lost")
 STATUSES = OPEN + CLOSED
+TO_SEND = ("requested", "approved", "issued")  # the unit still has the patient: the referral has not gone
 _BEFORE_ARRIVAL = ("requested", "approved", "issued", "sent", "acknowledged")
 _NOT_CLOSED = OPEN
 
