@@ -130,7 +130,7 @@ def move(tx: Transaction, user: User, enrolment_id: str, status: str, *, outcome
     stays = [list(stay) for stay in current["stays"]]
     if status == "paused":
         fields["stays"] = [*stays, [when.isoformat(), None]]
-    elif current["status"] == "paused" and stays:
+    elif current["status"] == "paused" and stays:  # back home, or closed from hospital: the stay ends
         stays[-1][1] = when.isoformat()
         fields["stays"] = stays
     tx.append([_update(tx, "enrolment", enrolment_id, fields, **({"reason": reason.strip()} if reason.strip() else {}))],

@@ -58,6 +58,7 @@ from fieldkit.tui.summary import SummaryScreen
 from fieldkit.tui.unlock import LockScreen, UnlockScreen
 from fieldkit.tui.users import UsersScreen
 from fieldkit.tui.words import word
+from fieldkit.tui.worklist import programme_commands
 
 if TYPE_CHECKING:  # imported when a network member signs in: zeroconf takes a sixth of a second
     from fieldkit.sync.engine import Engine
@@ -279,6 +280,24 @@ class FieldkitApp(App):
     def action_network(self) -> None:
         self._open_role_screen("network")
 
+    def action_referrals(self, to_us: bool = False) -> None:
+        from fieldkit.tui.referrals import ToUsScreen, TrackerScreen
+
+        if self.desk is not None:
+            self.push_screen(ToUsScreen() if to_us else TrackerScreen())
+
+    def action_worklist(self, view: str = "due") -> None:
+        from fieldkit.tui.worklist import WorklistScreen
+
+        if self.desk is not None:
+            self.push_screen(WorklistScreen(view))
+
+    def action_programmes(self) -> None:
+        from fieldkit.tui.programmes import ProgrammesScreen
+
+        if self.desk is not None:
+            self.push_screen(ProgrammesScreen())
+
     def action_settings(self) -> None:
         if self.desk is not None:
             self.push_screen(SettingsScreen(round(self.idle_lock_seconds / 60)))
@@ -294,6 +313,11 @@ class FieldkitApp(App):
         yield SystemCommand(_("Register a patient"), _("Open the registration form (F4)"),
                             lambda: self.post_message(OpenRegistration()))
         yield SystemCommand(_("Conflicts"), _("The supervisor's conflict inbox (F8)"), self.action_conflicts)
+        yield SystemCommand(_("Referrals"), _("To send, overdue, awaiting arrival, feedback to act on (F5)"),
+                            self.action_referrals)
+        yield SystemCommand(_("Referrals to us"), _("Referrals sent to this laptop's facility (F5, F6)"),
+                            lambda: self.action_referrals(to_us=True))
+        yield from programme_commands(self)
         yield SystemCommand(_("Day summary"), _("Patients seen, risk bands, referrals, follow-ups (F6)"),
                             self.action_day_summary)
         yield SystemCommand(_("Merge duplicates"), _("Two registrations of one person become one (F7)"),

@@ -3,9 +3,10 @@ open follow-ups and referrals, and conflicts waiting on this record. Opening it 
 
 A record that others were merged into shows what was recorded under them too, each item marked
 with the record it came from ([1] its own, [2]... the merged ones, listed under the name).
-Enter on an encounter opens it in full (amend, entered in error); on a follow-up or referral it
-closes, reschedules or moves it on; F4 edits the demographics; F7 lists the records merged into
-this one, where a supervisor undoes a merge. The palette (ctrl+p) lists every action.
+Enter on an encounter opens it in full (amend, entered in error); on a follow-up it closes or
+reschedules it; on a referral it opens the referral (its events, feedback, letter); F9 refers the
+patient; F4 edits the demographics; F7 lists the records merged into this one, where a supervisor
+undoes a merge. The palette (ctrl+p) lists every action.
 """
 
 from __future__ import annotations
@@ -147,7 +148,10 @@ ACTIONS = (
     (N_("Edit details"), N_("name, birth date, sex, phone, locality, allergies (F4)"), "edit"),
     (N_("Amend an encounter, or mark it entered in error"), N_("Enter on the encounter, then F3 or F4"), "open_encounter"),
     (N_("Close or reschedule a follow-up"), N_("Enter on the follow-up"), "open_task"),
-    (N_("Change a referral's state"), N_("Enter on the referral: sent, arrived, cancelled"), "open_task"),
+    (N_("Open a referral"), N_("Enter on the referral: its events, feedback and letter"), "open_task"),
+    (N_("Refer this patient"), N_("a referral, e-consultation or transfer (F9)"), "refer"),
+    (N_("Enrol in a programme"), N_("home follow-up, a registry, a mission (F8)"), "enrol"),
+    (N_("Open an enrolment"), N_("Enter on the programme: check-ins, pause, complete, cancel"), "open"),
     (N_("Merged records and unmerge"), N_("the records merged into this one; F3 there undoes a merge (F7)"), "merge"),
 )
 
@@ -184,6 +188,8 @@ class ChartScreen(ClinicScreen):
         Binding("f5", "encounter", N_("New encounter"), id="new-encounter"),
         Binding("f4", "edit", N_("Edit"), id="edit-patient"),
         Binding("f7", "merge", N_("Merge"), id="merged-records"),
+        Binding("f9", "refer", N_("Refer"), id="refer", show=False),  # the footer is full at 80 columns; ^p lists it
+        Binding("f8", "enrol", N_("Enrol"), id="enrol-programme", show=False),  # said where the programmes are listed
         Binding("f3", "survivor", N_("Open the record it is merged into"), id="open-survivor"),
         Binding("escape", "app.pop_screen", N_("Back"), id="back"),
         Binding("f12", "app.lock", N_("Lock"), id="lock"),
@@ -203,6 +209,10 @@ class ChartScreen(ClinicScreen):
             yield Static(id="conflicts", classes="warning")
             yield Static(_("Open tasks"), classes="title")
             yield Picker[tuple[str, dict[str, Any]]](id="tasks")
+            yield Static(_("Programmes"), classes="title")
+            enrolled = Picker[dict[str, Any]](id="enrolments")
+            enrolled.can_focus = False  # until it lists an enrolment: Tab goes from the tasks to the encounters
+            yield enrolled
             yield Static(_("Encounters"), classes="title")
             yield Picker[dict[str, Any]](id="encounters")
         yield Footer()
@@ -232,6 +242,7 @@ class ChartScreen(ClinicScreen):
         if not isinstance(self.focused, Picker):
             (task_list if task_list.items else encounter_list).focus()
         self.refresh_bindings()
+        self.load_enrolments(record)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         record = self.record
@@ -241,6 +252,10 @@ class ChartScreen(ClinicScreen):
             return record is not None and bool(record.get("merged_into"))
         if action in ("open", "edit", "open_encounter", "open_task"):
             return record is not None
+        if action == "enrol":
+            return record is not None and allowed(self.desk.user.role, "enrol in a programme") and not record.get("merged_into")
+        if action == "refer":
+            return record is not None and allowed(self.desk.user.role, "refer") and not record.get("merged_into")
         return True
 
     def _picked(self) -> Any:
@@ -253,6 +268,8 @@ class ChartScreen(ClinicScreen):
             self._open_encounter(item)
         elif where == "tasks":
             self._open_task(*item)
+        elif where == "enrolments":
+            self._open_enrolment(item)
 
     def action_open_encounter(self) -> None:
         encounters = self.query_one("#encounters", Picker)
@@ -272,12 +289,16 @@ class ChartScreen(ClinicScreen):
             self.app.push_screen(EncounterView(self.record, encounter["id"]))
 
     def _open_task(self, entity: str, task: dict[str, Any]) -> None:
+        from fieldkit.tui.referral_view import ReferralScreen
         from fieldkit.tui.task import TaskScreen
 
+        if entity == "referral":  # its events, its snapshot, its letter: what may be done is offered there
+            self.app.push_screen(ReferralScreen(task["id"]))
+            return
         if not allowed(self.desk.user.role, "update task"):
             self.notify(_("Only a clinician or a supervisor changes follow-ups and referrals."), severity="warning")
             return
-        self.app.push_screen(TaskScreen(entity, task))
+        self.app.push_screen(TaskScreen(task))
 
     def action_encounter(self) -> None:
         if self.record is not None:
@@ -293,6 +314,35 @@ class ChartScreen(ClinicScreen):
         from fieldkit.tui.merge import MergeScreen
 
         self.app.push_screen(MergeScreen(self.patient_id))
+
+    def action_refer(self) -> None:
+        from fieldkit.tui.refer import ReferScreen
+
+        if self.record is not None:
+            self.app.push_screen(ReferScreen(self.patient_id, self.record))
+
+    def action_enrol(self) -> None:
+        from fieldkit.tui.enrolment import EnrolForm
+
+        if self.record is not None:
+            self.app.push_screen(EnrolForm(self.patient_id, full_name(self.record)))
+
+    @background(exclusive=True, group="enrolments")
+    async def load_enrolments(self, record: dict[str, Any]) -> None:
+        from fieldkit.tui.enrolment import enrolment_line
+
+        ids = [record["id"], *(other["id"] for other in record.get("merged", ()))]
+        found, programmes = await self.desk.enrolments_of(ids), await self.desk.programmes()
+        mark = marks(record)
+        enrolled = self.query_one("#enrolments", Picker)
+        enrolled.show([(_marked(enrolment_line(e, programmes), mark.get(e["patient_id"], "")), e) for e in found],
+                      _("Not in any programme (F8 enrols)"))
+        enrolled.can_focus = bool(found)
+
+    def _open_enrolment(self, enrolment: dict[str, Any]) -> None:
+        from fieldkit.tui.enrolment import EnrolmentScreen
+
+        self.app.push_screen(EnrolmentScreen(enrolment["id"]))
 
     def action_survivor(self) -> None:
         if self.record is not None and self.record.get("merged_into"):

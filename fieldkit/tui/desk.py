@@ -14,10 +14,11 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from fieldkit.permissions import require
-from fieldkit.records import queries, referral_services, services, worklists
+from fieldkit.records import queries, referral_services, services, site, worklists
 from fieldkit.records.duplicates import Match, likely_duplicates
 from fieldkit.records.models import Patient
 from fieldkit.records.search import PatientSummary
@@ -70,6 +71,7 @@ class Desk:
         self.home = home
         self.store = store
         self.user = user
+        site.use(home.path)  # the clinic's own facilities and programmes
 
     @classmethod
     async def open(cls, home: Home, name: str, passphrase: str) -> "Desk":
@@ -240,6 +242,188 @@ class Desk:
             self.user = changed  # a supervisor who stepped down stops acting as one at once
         return changed
 
+    # -- referrals -------------------------------------------------------------------------------
+
+    async def tracker(self, on: date | None = None) -> dict[str, list[dict[str, Any]]]:
+        """The referring unit's lists (records/referral_lists.tracker); a feedback row and a
+        disputed one also carry their referral's patient, number, destination and urgency."""
+        from fieldkit.records import referral_lists
+
+        day = on or date.today()
+
+        def read(conn: Any) -> dict[str, list[dict[str, Any]]]:
+            lists = referral_lists.tracker(conn, day)
+            for key, id_of in (("feedback", "referral_id"), ("disputed", "patient_id")):
+                for row in lists[key]:
+                    found = referral_lists.detail(conn, row[id_of]) or {}
+                    row |= {name: found.get(name) for name in ("patient_name", "number", "from_name", "to_name",
+                                                                "to_service", "urgency", "status", "expected_by")}
+                    row["referral_id"] = row[id_of]
+                    said = [e for e in found.get("events", ()) if e["type"] == "feedback" and e["applied"]]
+                    if key == "feedback" and said:  # the specialist's own words, not the follow-up's title
+                        row["advice"] = said[-1].get("recommendations") or said[-1].get("findings") or row["advice"]
+            return lists
+        return await self.store.aread(read)
+
+    async def to_us(self) -> tuple[str, list[dict[str, Any]]]:
+        """This laptop's facility ('' until `fieldkit referral here CODE`) and the referrals to it."""
+        from fieldkit.records import referral_lists
+        from fieldkit.records.referrals import here
+
+        def read(conn: Any) -> tuple[str, list[dict[str, Any]]]:
+            facility = here(conn)
+            return facility, referral_lists.to_us(conn, facility) if facility else []
+        return await self.store.aread(read)
+
+    async def referral(self, referral_id: str) -> dict[str, Any] | None:
+        """One referral with its snapshot, events and conflicts; the opening is audited, as a chart's is."""
+        from fieldkit.records import referral_lists
+
+        user = self.user
+
+        def opened(tx: Any) -> dict[str, Any] | None:
+            found = referral_lists.detail(tx, referral_id)
+            if found is not None:
+                tx.audit(user.id, "view referral", referral_id)
+            return found
+        return await self.store.awrite(opened)
+
+    async def refer(self, request: dict[str, Any]) -> str:
+        return await self._write(referral_services.refer, request)
+
+    async def resolve_referral(self, conflict_id: str, chosen_event: str, reason: str) -> None:
+        await self._write(referral_services.resolve, conflict_id, chosen_event, reason)
+
+
+    # -- letters ---------------------------------------------------------------------------------
+
+    async def print_letter(self, referral_id: str, kind: str, path: Path) -> Path:
+        """Write a referral or treatment letter where the user said, in her language; rendering
+        (fonts, shaping, the QR) takes a fraction of a second, so it runs off the event loop."""
+        from fieldkit.letters import compose
+
+        return await asyncio.to_thread(compose.print_letter, self.store, self.user, referral_id, kind, path,
+                                       data_dir=self.home.path, language=self.user.language)
+
+    # -- programmes ------------------------------------------------------------------------------
+
+    async def programmes(self) -> dict[str, Any]:
+        """The programmes (records/enrolments.programmes: shipped and the site's), read off the loop."""
+        from fieldkit.records import enrolments
+
+        return await off_loop(enrolments.programmes)
+
+    async def ruleset_of(self, programme_id: str) -> Any:
+        """The alert rule set a programme's check-ins are read by; None for a programme without check-ins."""
+        from fieldkit.records import enrolments
+        from fieldkit.records.alerts import load_ruleset
+
+        def read() -> Any:
+            rule = enrolments.programme(programme_id).checkin
+            return load_ruleset(rule.ruleset) if rule else None
+        return await off_loop(read)
+
+    async def worklist(self, on: date) -> list[Any]:
+        from fieldkit.records import programme_lists
+
+        return await self.store.aread(lambda conn: programme_lists.worklist(conn, on))
+
+    async def escalations(self) -> list[dict[str, Any]]:
+        from fieldkit.records import programme_lists
+
+        return await self.store.aread(programme_lists.escalations)
+
+    async def missed_twice(self, on: date) -> list[Any]:
+        from fieldkit.records import programme_lists
+
+        return await self.store.aread(lambda conn: programme_lists.missed_twice(conn, on))
+
+    async def ready_to_close(self, on: date) -> list[Any]:
+        from fieldkit.records import programme_lists
+
+        return await self.store.aread(lambda conn: programme_lists.ready_to_close(conn, on))
+
+    async def checkins_of(self, enrolment_id: str) -> list[dict[str, Any]]:
+        from fieldkit.records import programme_lists
+
+        return await self.store.aread(lambda conn: programme_lists.checkins_of(conn, enrolment_id))
+
+    async def enrolments_of(self, patient_ids: list[str]) -> list[dict[str, Any]]:
+        """A patient's enrolments (and those of records merged into it), the latest first."""
+        marks = ",".join("?" * len(patient_ids))
+
+        def read(conn: Any) -> list[dict[str, Any]]:
+            cursor = conn.execute(f"SELECT id, patient_id, programme, status, enrolled_on, outcome FROM enrolments "
+                                  f"WHERE patient_id IN ({marks}) AND voided IS NOT 1 ORDER BY enrolled_on DESC, id DESC",
+                                  patient_ids)
+            return [dict(zip([c[0] for c in cursor.description], row)) for row in cursor.fetchall()]
+        return await self.store.aread(read)
+
+    async def enrolment(self, enrolment_id: str) -> dict[str, Any]:
+        """One enrolment with its patient's name, attributes and stays as values."""
+        import json
+
+        from fieldkit.errors import FieldkitError
+        from fieldkit.i18n import _
+        from fieldkit.records.names import NAME_FIELDS, full_name
+
+        def read(conn: Any) -> dict[str, Any]:
+            names = ", ".join(f"p.{name}" for name in NAME_FIELDS)
+            cursor = conn.execute(f"SELECT e.*, {names} FROM enrolments e LEFT JOIN patients p ON p.id = e.patient_id "
+                                  "WHERE e.id = ?", (enrolment_id,))
+            row = cursor.fetchone()
+            if row is None:
+                raise FieldkitError(_("no enrolment with id {id}").format(id=enrolment_id))
+            found = dict(zip([c[0] for c in cursor.description], row))
+            found["patient_name"] = full_name({name: found.pop(name, None) for name in NAME_FIELDS})
+            found["attributes"] = json.loads(found["attributes"]) if found.get("attributes") else {}
+            found["stays"] = json.loads(found["stays"]) if found.get("stays") else []
+            return found
+        return await self.store.aread(read)
+
+    async def enrol(self, data: dict[str, Any]) -> str:
+        from fieldkit.records import enrolments
+
+        return await self._write(enrolments.enrol, data)
+
+    async def move_enrolment(self, enrolment_id: str, status: str, *, outcome: str = "", on: str | None = None,
+                             reason: str = "") -> None:
+        """Pause (in hospital), resume, complete with an outcome, or cancel with a reason."""
+        from fieldkit.records import enrolments
+
+        await self._write(enrolments.move, enrolment_id, status, outcome=outcome, on=on or None, reason=reason)
+
+    async def check_in(self, data: dict[str, Any]) -> tuple[str, str]:
+        """Record a check-in; its id and the alert level it reached."""
+        from fieldkit.records import enrolments
+
+        return await self._write(enrolments.check_in, data)
+
+    async def transfer(self, checkin_id: str, to_facility: str, reason: str) -> str:
+        """A red check-in taken on: an urgent transfer referral linked to it; the enrolment paused."""
+        from fieldkit.records import enrolments
+
+        return await self._write(enrolments.transfer, checkin_id, to_facility, reason)
+
+    async def no_transfer(self, checkin_id: str, note: str) -> None:
+        from fieldkit.records import enrolments
+
+        await self._write(enrolments.no_transfer, checkin_id, note)
+
+    async def programme_counts(self) -> dict[str, dict[str, int]]:
+        """Enrolments by programme and status (enrolments, not patients: a re-enrolled patient counts twice)."""
+        def read(conn: Any) -> dict[str, dict[str, int]]:
+            found: dict[str, dict[str, int]] = {}
+            for programme, status, n in conn.execute(
+                    "SELECT programme, status, count(*) FROM enrolments WHERE voided IS NOT 1 GROUP BY programme, status"):
+                found.setdefault(programme, {})[status] = n
+            return found
+        return await self.store.aread(read)
+
+    async def line_list(self, programme_id: str) -> list[dict[str, Any]]:
+        from fieldkit.records import registry
+
+        return await self.store.aread(lambda conn: registry.line_list(conn, programme_id))
 
     # -- acting on a chart -----------------------------------------------------------------------
 

@@ -80,8 +80,10 @@ class HomeScreen(ClinicScreen):
     HomeScreen #referrals-title { margin: 1 0 0 0; }
     """
     BINDINGS = [
+        Binding("f2", "app.worklist", N_("Worklist"), id="worklist", show=False),
         Binding("f3", "focus_search", N_("Search"), id="search", show=False),
         Binding("f4", "register", N_("Register"), id="register"),
+        Binding("f5", "app.referrals", N_("Referrals"), id="referrals"),
         # Before the lists' own scrolling: a page of results or tasks is fetched, not scrolled to.
         Binding("pagedown", "page(1)", N_("Next page"), id="next-page", show=False, priority=True),
         Binding("pageup", "page(-1)", N_("Previous page"), id="previous-page", show=False, priority=True),
@@ -91,7 +93,8 @@ class HomeScreen(ClinicScreen):
         Binding("f8", "app.conflicts", N_("Conflicts"), id="conflicts"),
         Binding("f9", "app.sync", N_("Sync"), id="sync"),
         Binding("f10", "app.users", N_("Users"), id="users", show=False),
-        Binding("f11", "app.settings", N_("Settings"), id="settings"),
+        # Settings is set once a laptop; referrals are every day's work: F11 keeps to the palette.
+        Binding("f11", "app.settings", N_("Settings"), id="settings", show=False),
         Binding("f12", "app.lock", N_("Lock"), id="lock"),
     ]
 

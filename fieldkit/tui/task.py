@@ -1,5 +1,5 @@
-"""A follow-up or referral opened from the chart: close or reschedule the follow-up, move the
-referral on (sent, arrived, cancelled). A choice is saved at once and can be changed back the
+"""A follow-up opened from the chart: done, cancelled, rescheduled, or open again (a referral opens
+its own screen, tui/referral_view.py). A choice is saved at once and can be changed back the
 same way; the chart shows the result when this closes."""
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from textual.widgets.option_list import Option
 
 from fieldkit.errors import FieldkitError
 from fieldkit.i18n import N_, _, day, digits
-from fieldkit.store.lifecycle import next_status
 from fieldkit.tui.ask import Ask
 from fieldkit.tui.base import Translated, background
 from fieldkit.tui.status import StatusBar
@@ -25,24 +24,13 @@ from fieldkit.tui.words import word
 
 RESCHEDULE = "reschedule"
 # What each status becomes as a choice, in the order offered.
-CHOICES = {
-    "followup": (("done", N_("Done: the patient came back")), ("cancelled", N_("Cancelled: no longer needed")),
-                 (RESCHEDULE, N_("Reschedule to another day…")), ("open", N_("Open again"))),
-    # A referral moves by events, each offered only where the transition table allows it.
-    "referral": (("sent", N_("Sent: the patient went or was sent")), ("acknowledged", N_("Acknowledged by the facility")),
-                 ("arrived", N_("Arrived at the facility")), ("completed", N_("Completed")),
-                 ("cancelled", N_("Cancelled")), ("lost", N_("Lost to follow-up"))),
-}
-status_word = word
+CHOICES = (("done", N_("Done: the patient came back")), ("cancelled", N_("Cancelled: no longer needed")),
+           (RESCHEDULE, N_("Reschedule to another day…")), ("open", N_("Open again")))
 
 
-def describe(entity: str, task: dict[str, Any]) -> str:
-    if entity == "followup":
-        return _("Follow-up due {due} · {reason} · {status}").format(
-            due=day(task["due"]), reason=task["reason"] or "-", status=status_word(task["status"]))
-    return _("Referral to {facility}, {urgency} · {reason} · {status}").format(
-        facility=task.get("to_name") or task["to_facility"], urgency=word(task["urgency"]), reason=task["reason"] or "-",
-        status=status_word(task["status"]))
+def describe(task: dict[str, Any]) -> str:
+    return _("Follow-up due {due} · {reason} · {status}").format(
+        due=day(task["due"]), reason=task["reason"] or "-", status=word(task["status"]))
 
 
 class TaskScreen(Translated, ModalScreen[bool]):
@@ -56,23 +44,21 @@ class TaskScreen(Translated, ModalScreen[bool]):
         Binding("f12", "app.lock", N_("Lock"), id="lock"),
     ]
 
-    def __init__(self, entity: str, task: dict[str, Any]) -> None:
+    def __init__(self, task: dict[str, Any]) -> None:
         super().__init__()
-        self.entity, self.item = entity, task
+        self.item = task
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
         with Vertical(id="task"):
-            yield Static(describe(self.entity, self.item), id="task-line")
-            yield OptionList(*(Option(_(label), id=choice) for choice, label in CHOICES[self.entity]
+            yield Static(describe(self.item), id="task-line")
+            yield OptionList(*(Option(_(label), id=choice) for choice, label in CHOICES
                                if self._offered(choice)), id="choices")
             yield Static("", id="task-error", classes="error")
         yield Footer()
 
     def _offered(self, choice: str) -> bool:
         status = self.item["status"]
-        if self.entity == "referral":
-            return next_status(status, choice) is not None
         return choice != status and not (choice == RESCHEDULE and status != "open")
 
     @on(OptionList.OptionSelected, "#choices")
@@ -96,14 +82,9 @@ class TaskScreen(Translated, ModalScreen[bool]):
     @background(exclusive=True)
     async def set_status(self, status: str) -> None:
         try:
-            if self.entity == "referral":
-                await self.desk.referral_event(self.item["id"], {"type": status})
-            else:
-                await self.desk.set_followup_status(self.item["id"], status)
+            await self.desk.set_followup_status(self.item["id"], status)
         except FieldkitError as exc:
             self.query_one("#task-error", Static).update(_(str(exc)))
             return
-        if self.entity == "referral":
-            status = next_status(self.item["status"], status) or status
-        self.notify(_("Now {status}.").format(status=status_word(status)))
+        self.notify(_("Now {status}.").format(status=word(status)))
         self.dismiss(True)

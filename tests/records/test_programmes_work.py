@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import date, timedelta
 
 import pytest
@@ -215,3 +216,11 @@ def test_csv_opens_in_a_spreadsheet_as_written_and_never_runs_a_formula():
     assert text.startswith("\ufeff")
     parsed = list(csv.reader(io.StringIO(text[1:])))
     assert parsed == [["name", "note", "n"], ["'=HYPERLINK(\"http://x\")", "فاطمة", "3"], ["'-2+3", "'@cmd", ""]]
+
+
+def test_closing_from_hospital_ends_the_stay(store):
+    eid = enrol(store, patient(store), enrolled_on=(TODAY - timedelta(days=3)).isoformat())
+    Clinic(store, DOCTOR).run(enrolments.move, eid, "paused", on=(TODAY - timedelta(days=2)).isoformat())
+    Clinic(store, DOCTOR).run(enrolments.move, eid, "completed", outcome="escalated")
+    stays = store.read(lambda conn: conn.execute("SELECT stays FROM enrolments WHERE id = ?", (eid,)).fetchone()[0])
+    assert json.loads(stays) == [[(TODAY - timedelta(days=2)).isoformat(), TODAY.isoformat()]]

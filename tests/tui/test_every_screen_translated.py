@@ -19,6 +19,7 @@ from textual.widgets import Input
 from tui_support import PASSPHRASE, drawn_rows, screen, sign_in, until
 
 from fieldkit import i18n
+from fieldkit.records import enrolments, referral_services
 from fieldkit.records.services import Clinic
 from fieldkit.store.db import Store
 from fieldkit.store.home import Home
@@ -34,18 +35,20 @@ ALLOWED = {
     "fieldkit",  # the program's name
     "amina", "hoa",  # users' sign-in names are chosen by the clinic, like patients' names
     "news", "qsofa", "spo", "avpu", "acvpu", "icd", "muac", "qr", "svg",  # names of scores and measures, as clinicians say them
+    "rr", "csv",  # respiratory rate as a column heads it (kept by the translations), and the file format
     "pin",  # kept in Latin by the Arabic translation, as on phones and bank cards
     "mmhg", "kg", "cm", "mm", "mg", "dl", "mmol",  # unit symbols
     "esc", "enter", "tab", "ctrl", "pgup", "pgdn",  # key names, as printed on the keys
 } | {word.lower() for name in i18n.LANGUAGES.values() for word in name.split()}  # each language's own name
-# Stripped before looking: key names (f2, ^p), ICD-10 codes, ids (device hex, record ULIDs), the
-# commands a screen tells staff to type (typed as they are), the right-to-left test card's mixed
+# Stripped before looking: key names (f2, ^p), ICD-10 codes, ids (device hex, record ULIDs, referral
+# numbers such as SY-HMS-MC-2026-51FWXT: a facility code, the year, the id's tail), the
+# commands and file paths a screen tells staff to type (typed as they are), the right-to-left test card's mixed
 # line (a fixed pattern for checking the terminal, the same in every language), and a word cut
 # off by a dialog's edge ("MUA█"), whose whole was checked on its own screen.
 NOT_WORDS = re.compile("|".join((
     r"\b(?:[fF]\d{1,2}|\^[a-z])\b", r"\b[A-Z]\d{2}(?:\.\d{1,2})?\b", r"\b(?:(?=[0-9a-f]*\d)[0-9a-f]{6,}|[0-9a-f]{8,})\b",
-    r"\b(?=[0-9A-Z]*\d)[0-9A-Z]{26}\b", r"\(fieldkit [^)]*\)", r"\bBP 120/80\b",
-    r"[A-Za-z]+(?=[│█])")))
+    r"\b(?=[0-9A-Z]*\d)[0-9A-Z]{26}\b", r"\(fieldkit [^)]*\)", r"\bBP 120/80\b", r"(?:~|(?<![\w/])/)[\w.-]*(?:/[\w.-]+)+",
+    r"[A-Za-z]+(?=[│█])", r"\b[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*-\d{4}-[0-9A-Z]{6}\b")))
 # The Vietnamese run's suspects: words of three letters or more (shorter ones are Vietnamese too).
 WORD = re.compile(r"[A-Za-z][A-Za-z'’]+")
 
@@ -128,11 +131,27 @@ def clinic(tmp_path):
                              "referral": {"to_facility": "مشفى حماة", "urgency": "emergency"}})
     clinic.record_encounter({"patient_id": khaled, "vitals": {"pulse": 100}, "follow_up": {"due": soon}})
     clinic.merge(twin, samira)
+    # Home follow-up: Samira's check-in yesterday was red; Khaled has not answered for three days.
+    started = date.today() - timedelta(days=3)
+    followed = clinic.run(enrolments.enrol, {"patient_id": samira, "programme": "home-triage",
+                                             "enrolled_on": started.isoformat(), "team": "فريق حمص"})
+    for offset, spo2 in ((0, 97), (1, 95), (2, 86)):
+        clinic.run(enrolments.check_in, {"enrolment_id": followed, "day": (started + timedelta(days=offset)).isoformat(),
+                                         "spo2": spo2, "resp_rate": 22, "symptoms": ["breathless_rest"] if spo2 < 90 else []})
+    clinic.run(enrolments.enrol, {"patient_id": khaled, "programme": "home-triage", "enrolled_on": started.isoformat()})
+    clinic.run(enrolments.enrol, {"patient_id": khaled, "programme": "oncology-abroad", "attributes": {
+        "destination_country": "Tunisia", "cancer_site": "الدم", "branch_office": "حمص"}})
+    # Khaled referred and sent, then marked arrived on the other laptop and cancelled here: disputed.
+    disputed = clinic.run(referral_services.refer, {"patient_id": khaled, "to_facility": "مشفى حماة", "urgency": "urgent"})
+    clinic.run(referral_services.record_event, disputed, {"type": "sent"})
     # Two laptops changed Khaled's birth date without seeing each other: a conflict to settle.
     other = Store(tmp_path / "other-laptop.db", bytes(range(32)), device_id="f" * 32)
     other.ingest(store.entries_after({}, limit=10**6))
     clinic.edit(khaled, {"birth_date": "2014-02-01"})
     Clinic(other, User("0f1e2d3c4b5a6978", "hoa", "clinician")).edit(khaled, {"birth_date": "2016-02-01"})
+    Clinic(other, User("0f1e2d3c4b5a6978", "hoa", "clinician")).run(referral_services.record_event, disputed,
+                                                                       {"type": "arrived"})
+    clinic.run(referral_services.record_event, disputed, {"type": "cancelled"})
     store.ingest(other.entries_after(store.version_vector(), limit=10**6))
     other.close()
     store.close()
@@ -221,9 +240,8 @@ async def tour(pilot) -> dict[str, list[str]]:
         await pilot.press("escape")
         await pilot.pause(0.3)
         await back()
-    for entity in ("referral", "followup"):
-        await visit(f"task, {entity}", TaskScreen(entity, record[entity + "s"][0]))
-        await back()
+    await visit("task, followup", TaskScreen(record["followups"][0]))  # a referral opens its own screen
+    await back()
     await visit("edit", EditScreen(record))
     await back()
 
@@ -283,6 +301,8 @@ async def tour(pilot) -> dict[str, list[str]]:
     await back()
     await visit("enrol", EnrolScreen())
     await back()
+    await programme_tour(pilot, shots, visit, back, samira.id)
+    await referral_tour(pilot, shots, visit, back, samira.id, record)
     await pilot.press("ctrl+p")
     await pilot.pause(0.5)
     shots["palette, on home"] = await settled(pilot)
@@ -295,6 +315,156 @@ async def tour(pilot) -> dict[str, list[str]]:
     await pilot.pause(0.5)
     shots["lock, wrong passphrase"] = await settled(pilot)
     return shots
+
+
+async def programme_tour(pilot, shots, visit, back, samira: str) -> None:
+    """The programme screens: the worklist's lists, a check-in refused then red, the escalation,
+    the programmes and a line list, enrolling, an enrolment and closing it."""
+    from fieldkit.tui.enrolment import EnrolForm, EnrolmentScreen
+    from fieldkit.tui.programmes import ProgrammesScreen
+    from fieldkit.tui.worklist import WorklistScreen
+
+    app = pilot.app
+    await visit("worklist, due", WorklistScreen(), lambda: app.screen.loaded)
+    for key, name in (("2", "escalations"), ("3", "missed twice"), ("4", "ready to close")):
+        await pilot.press(key)
+        shots[f"worklist, {name}"] = await settled(pilot)
+    await pilot.press("1")
+    await until(pilot, lambda: app.screen.view == "due" and bool(app.screen.lists["due"]))
+    await pilot.press("enter")
+    await until(pilot, lambda: screen(app) == "CheckinScreen" and app.screen.ruleset is not None)
+    await pilot.press(*"120", "tab", *"31", "tab", "f2")
+    await until(pilot, lambda: str(app.screen.query_one("#checkin-error").render()).strip() != "")
+    shots["check-in, refused"] = await settled(pilot)
+    app.screen.query_one("#spo2").value = ""
+    app.screen.query_one("#spo2").focus()
+    await pilot.press(*"86", "f2")
+    await until(pilot, lambda: screen(app) == "CheckinSaved")
+    shots["check-in saved, red"] = await settled(pilot)
+    await pilot.press("1")
+    await until(pilot, lambda: screen(app) == "EscalationScreen")
+    shots["escalation"] = await settled(pilot)
+    await pilot.press("1", "f2")
+    await pilot.pause(0.3)
+    shots["escalation, transfer"] = await settled(pilot)
+    await pilot.press("escape")
+    await until(pilot, lambda: screen(app) == "WorklistScreen")
+    await back()
+
+    await visit("programmes", ProgrammesScreen(), lambda: bool(app.screen.shown))
+    await pilot.press("down", "enter")
+    await until(pilot, lambda: screen(app) == "LineListScreen" and bool(app.screen.rows))
+    app.screen.query_one("#group-by").value = "destination_country"
+    shots["line list by destination"] = await settled(pilot)
+    await pilot.press("f5")
+    await until(pilot, lambda: screen(app) == "Ask")
+    await pilot.press("f2")
+    await pilot.pause(0.3)
+    shots["line list, export asked"] = await settled(pilot)
+    await pilot.press("escape")
+    await pilot.pause(0.3)
+    await back()
+    await back()
+
+    form = EnrolForm(samira, "سميرة الخطيب")
+    await visit("enrol in a programme", form, lambda: bool(form.programmes))
+    form.query_one("#programme").value = "oncology-abroad"
+    await pilot.pause(0.3)
+    await pilot.press("f2")
+    await until(pilot, lambda: str(form.query_one("#enrol-error").render()).strip() != "")
+    shots["enrol in a programme, refused"] = await settled(pilot)
+    await back()
+    [followed, *_others] = await app.desk.enrolments_of([samira])
+    await visit("enrolment", EnrolmentScreen(followed["id"]), lambda: app.screen.enrolment is not None)
+    await pilot.press("3")  # check in, pause, complete, cancel
+    await until(pilot, lambda: screen(app) == "CloseForm")
+    await pilot.press("f2")
+    await until(pilot, lambda: str(app.screen.query_one("#close-error").render()).strip() != "")
+    shots["close, no outcome"] = await settled(pilot)
+    await pilot.press("escape")
+    await pilot.pause(0.3)
+    await back()
+
+
+async def referral_tour(pilot, shots, visit, back, samira: str, record) -> None:
+    """The referral screens: the tracker, "referrals to us" on a laptop with no facility set, a
+    disputed referral and its settling refused without a reason, a referral with the events it
+    offers and each form that asks more (refused first), the letter, and referring from the chart."""
+    from fieldkit.tui.refer import ReferScreen
+    from fieldkit.tui.referral_view import ReferralScreen
+    from fieldkit.tui.referrals import TrackerScreen
+
+    app = pilot.app
+
+    def error() -> str:
+        return str(app.screen.query_one(".error").render()).strip()
+
+    async def record_event(event: str) -> None:
+        await pilot.press("f5")
+        await until(pilot, lambda: screen(app) == "EventChooser")
+        events = app.screen.query_one("#events")
+        ids = [events.get_option_at_index(i).id for i in range(events.option_count)]
+        await pilot.press(*["down"] * ids.index(event), "enter")
+
+    tracker = TrackerScreen()
+    await visit("referral tracker", tracker, lambda: bool(tracker.items.get("disputed")))
+    await pilot.press("f6")
+    await until(pilot, lambda: screen(app) == "ToUsScreen" and "fieldkit" in str(app.screen.query_one("#to_us-title").render()))
+    shots["referrals to us, no facility set"] = await settled(pilot)
+    await pilot.press("escape")
+    await until(pilot, lambda: app.screen is tracker)
+
+    [dispute] = tracker.items["disputed"]
+    await visit("referral, disputed", ReferralScreen(dispute["referral_id"]), lambda: app.screen.referral is not None)
+    await pilot.press("f8")
+    await until(pilot, lambda: screen(app) == "SettleForm")
+    await pilot.press("f2")
+    await until(pilot, lambda: bool(error()))
+    shots["settle a dispute, no reason"] = await settled(pilot)
+    await pilot.press("escape")
+    await until(pilot, lambda: screen(app) == "ReferralScreen")
+    await back()
+
+    to_send = next(item for item in tracker.items["to_send"] if item["patient_id"] == samira)
+    await visit("referral", ReferralScreen(to_send["id"]), lambda: app.screen.referral is not None)
+    await pilot.press("f5")
+    await until(pilot, lambda: screen(app) == "EventChooser")
+    shots["record an event: the events offered"] = await settled(pilot)
+    await pilot.press("escape")
+    for event, typed in (("not_attended", ""), ("redirected", "مشفى")):
+        await record_event(event)
+        await until(pilot, lambda: screen(app) == "EventForm")
+        await pilot.press("f2")
+        await until(pilot, lambda: bool(error()))
+        await pilot.press(*typed)
+        shots[f"event form, {event}, refused"] = await settled(pilot)
+        await pilot.press("escape")
+        await until(pilot, lambda: screen(app) == "ReferralScreen")
+    await record_event("sent")
+    await until(pilot, lambda: screen(app) == "ReferralScreen" and app.screen.referral["status"] == "sent")
+    await record_event("feedback")
+    await until(pilot, lambda: screen(app) == "EventForm")
+    await pilot.press("f2")
+    await until(pilot, lambda: bool(error()))
+    shots["feedback form, refused"] = await settled(pilot)
+    await pilot.press("escape")
+    await until(pilot, lambda: screen(app) == "ReferralScreen")
+    shots["referral, sent"] = await settled(pilot)
+    if app.screen.check_action("letter", ()):
+        await pilot.press("f6")
+        await until(pilot, lambda: screen(app) == "LetterForm")
+        shots["print the letter"] = await settled(pilot)
+        await pilot.press("escape")
+        await until(pilot, lambda: screen(app) == "ReferralScreen")
+    await back()
+    await back()
+
+    await visit("refer", ReferScreen(samira, record))
+    await pilot.press("f2")
+    await until(pilot, lambda: bool(str(app.screen.query_one("#refer-error").render()).strip()))
+    await pilot.press(*"مشفى")
+    shots["refer, refused, an unlisted facility"] = await settled(pilot)
+    await back()
 
 
 @pytest.mark.parametrize("language", ["ar", "vi"])

@@ -151,9 +151,14 @@ async def test_follow_ups_and_referrals_are_closed_rescheduled_and_moved_on(home
         await pilot.press("f2")
         await until(pilot, lambda: screen(app) == "ChartScreen" and i18n.day(later) in text(app, "#tasks"))
 
-        await pilot.press("down", "enter")  # the referral
-        await until(pilot, lambda: screen(app) == "TaskScreen")
-        await pilot.press("enter")  # Sent
+        await pilot.press("down", "enter")  # the referral: its own screen, where its events are recorded
+        await until(pilot, lambda: screen(app) == "ReferralScreen" and app.screen.referral is not None)
+        assert "Idlib Central" in text(app, "#referral-request")
+        await pilot.press("f5")
+        await until(pilot, lambda: screen(app) == "EventChooser")
+        await pilot.press("down", "enter")  # Sent (after Letter issued)
+        await until(pilot, lambda: screen(app) == "ReferralScreen" and app.screen.referral["status"] == "sent")
+        await pilot.press("escape")
         await until(pilot, lambda: screen(app) == "ChartScreen" and i18n._("sent") in text(app, "#tasks").splitlines()[1])
         await pilot.press("up", "enter")
         await until(pilot, lambda: screen(app) == "TaskScreen")
