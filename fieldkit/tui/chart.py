@@ -11,12 +11,10 @@ undoes a merge. The palette (ctrl+p) lists every action.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.command import Hit, Hits, Provider
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
@@ -26,6 +24,7 @@ from fieldkit.records.names import full_name
 from fieldkit.records.queries import every_allergy
 from fieldkit.store.lifecycle import OPEN
 from fieldkit.tui.base import ClinicScreen, background
+from fieldkit.tui.commands import ScreenActions
 from fieldkit.tui.messages import OpenChart, OpenEncounter
 from fieldkit.tui.picker import Picker
 from fieldkit.tui.status import StatusBar
@@ -156,29 +155,11 @@ ACTIONS = (
 )
 
 
-class ChartActions(Provider):
+class ChartActions(ScreenActions):
     """The chart's actions in the command palette, each with the key that does it."""
 
-    async def discover(self) -> Hits:
-        for hit in self._hits(lambda _text: 1.0):
-            yield hit
+    ACTIONS = ACTIONS
 
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for hit in self._hits(matcher.match):
-            if hit.score > 0:
-                yield hit
-
-    def _hits(self, score):
-        screen = self.screen
-        if not isinstance(screen, ChartScreen):
-            return
-        for title, help_text, action in ACTIONS:
-            if screen.check_action(action, ()) is False:
-                continue
-            text = _(title)
-            yield Hit(score(text), text, partial(screen.run_action, action), text=text,
-                      help=_(help_text) if help_text != "F5" else help_text)
 
 
 class ChartScreen(ClinicScreen):

@@ -16,7 +16,6 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.command import Hit, Hits, Provider
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
@@ -27,6 +26,7 @@ from fieldkit.records import facilities
 from fieldkit.records.referral_lists import AWAITING_ARRIVAL
 from fieldkit.records.referrals import NO_KNOWN_ALLERGIES
 from fieldkit.tui.base import ClinicScreen, background
+from fieldkit.tui.commands import ScreenActions
 from fieldkit.tui.encounter_view import readings, score_line
 from fieldkit.tui.messages import OpenChart
 from fieldkit.tui.referral_event import FORMS, EventChooser, EventForm, LetterForm, SettleForm, offered, side_line
@@ -147,27 +147,9 @@ ACTIONS = (
 )
 
 
-class ReferralActions(Provider):
-    async def discover(self) -> Hits:
-        for hit in self._hits(lambda _text: 1.0):
-            yield hit
+class ReferralActions(ScreenActions):
+    ACTIONS = ACTIONS
 
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for hit in self._hits(matcher.match):
-            if hit.score > 0:
-                yield hit
-
-    def _hits(self, score):
-        screen = self.screen
-        if not isinstance(screen, ReferralScreen):
-            return
-        for title, help_text, action in ACTIONS:
-            if screen.check_action(action, ()) is False:
-                continue
-            text = _(title)
-            yield Hit(score(text), text, partial(screen.run_action, action), text=text,
-                      help=help_text if help_text == "F3" else _(help_text))
 
 
 class ReferralScreen(ClinicScreen):
