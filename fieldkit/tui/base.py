@@ -86,6 +86,20 @@ class ClinicScreen(Translated, Screen):
     """A screen of the clinic."""
 
 
+class ReadingScreen(ClinicScreen):
+    """A screen that reads what it shows when it opens, and again each time it is back on top
+    (what was done on a screen above it may have changed it). It defines `load`, a worker."""
+
+    def load(self) -> object:
+        raise NotImplementedError
+
+    def on_mount(self) -> None:
+        self.load()
+
+    def on_screen_resume(self) -> None:
+        self.load()
+
+
 class RoleScreen(ClinicScreen):
     """A screen for one action of `permissions.ACTIONS`: the app asks it before opening it, and it
     refuses itself if pushed for someone who may not use it."""

@@ -23,7 +23,7 @@ from fieldkit.permissions import allowed
 from fieldkit.records.names import full_name
 from fieldkit.records.queries import every_allergy
 from fieldkit.store.lifecycle import OPEN
-from fieldkit.tui.base import ClinicScreen, background
+from fieldkit.tui.base import ReadingScreen, background
 from fieldkit.tui.commands import ScreenActions
 from fieldkit.tui.messages import OpenChart, OpenEncounter
 from fieldkit.tui.picker import Picker
@@ -162,7 +162,7 @@ class ChartActions(ScreenActions):
 
 
 
-class ChartScreen(ClinicScreen):
+class ChartScreen(ReadingScreen):
     COMMANDS = {ChartActions}
     BINDINGS = [
         Binding("enter", "open", N_("Open"), id="open-item"),
@@ -197,12 +197,6 @@ class ChartScreen(ClinicScreen):
             yield Static(_("Encounters"), classes="title")
             yield Picker[dict[str, Any]](id="encounters")
         yield Footer()
-
-    def on_mount(self) -> None:
-        self.load()
-
-    def on_screen_resume(self) -> None:
-        self.load()
 
     @background(exclusive=True)
     async def load(self) -> None:

@@ -31,7 +31,7 @@ from fieldkit.records.alerts import SYMPTOMS
 from fieldkit.records.programmes import Programme
 from fieldkit.text import ascii_digits
 from fieldkit.tui.ask import Ask
-from fieldkit.tui.base import ClinicScreen, Translated, background
+from fieldkit.tui.base import ClinicScreen, ReadingScreen, Translated, background
 from fieldkit.tui.home import clip
 from fieldkit.tui.programmes import attribute_value, level_text, outcome_label, status_word
 from fieldkit.tui.status import StatusBar
@@ -155,7 +155,7 @@ class EnrolForm(ClinicScreen):
         self.dismiss()
 
 
-class EnrolmentScreen(ClinicScreen):
+class EnrolmentScreen(ReadingScreen):
     """One enrolment: who, which programme, where it stands, its check-ins, and its actions."""
 
     DEFAULT_CSS = """
@@ -183,12 +183,6 @@ class EnrolmentScreen(ClinicScreen):
         yield DataTable(id="enrolment-checkins", cursor_type="row", zebra_stripes=True)
         yield Label("", id="enrolment-error", classes="error")
         yield Footer()
-
-    def on_mount(self) -> None:
-        self.load()
-
-    def on_screen_resume(self) -> None:
-        self.load()
 
     @background(exclusive=True)
     async def load(self) -> None:

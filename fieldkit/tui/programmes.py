@@ -25,7 +25,7 @@ from fieldkit.records.alerts import LEVEL_LABELS
 from fieldkit.records.programmes import Programme
 from fieldkit.records.registry import ENROLMENT_COLUMNS, NOT_RECORDED, columns_of, counts, to_csv
 from fieldkit.tui.ask import Ask
-from fieldkit.tui.base import ClinicScreen, background
+from fieldkit.tui.base import ClinicScreen, ReadingScreen, background
 from fieldkit.tui.desk import off_loop
 from fieldkit.tui.home import clip
 from fieldkit.tui.status import StatusBar
@@ -106,7 +106,7 @@ def counts_line(programme: Programme, rows: list[dict[str, Any]], by: str, unit:
     return f"{groups} = {total}" if groups else total
 
 
-class ProgrammesScreen(ClinicScreen):
+class ProgrammesScreen(ReadingScreen):
     """Each programme with its enrolments by status; Enter opens its line list."""
 
     BINDINGS = [
@@ -124,12 +124,6 @@ class ProgrammesScreen(ClinicScreen):
         yield Static(_("Programmes: enrolments by status"), classes="title")
         yield DataTable(id="programmes", cursor_type="row", zebra_stripes=True)
         yield Footer()
-
-    def on_mount(self) -> None:
-        self.load()
-
-    def on_screen_resume(self) -> None:
-        self.load()
 
     @background(exclusive=True)
     async def load(self) -> None:

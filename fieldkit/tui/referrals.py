@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from fieldkit.i18n import N_, _, day, ngettext, number
 from fieldkit.records import facilities
-from fieldkit.tui.base import ClinicScreen, background
+from fieldkit.tui.base import ReadingScreen, background
 from fieldkit.tui.home import clip
 from fieldkit.tui.status import StatusBar
 from fieldkit.tui.words import word
@@ -88,7 +88,7 @@ def fill(table: DataTable, kind: str, items: list[dict[str, Any]]) -> None:
         table.move_cursor(row=min(cursor, len(items) - 1))
 
 
-class ListsScreen(ClinicScreen):
+class ListsScreen(ReadingScreen):
     """Referral lists, each a titled table; Enter opens the referral under the cursor."""
 
     DEFAULT_CSS = """
@@ -164,12 +164,6 @@ class TrackerScreen(ListsScreen):
         yield Static(id="referral-line")
         yield Footer()
 
-    def on_mount(self) -> None:
-        self.load()
-
-    def on_screen_resume(self) -> None:
-        self.load()
-
     @background(exclusive=True)
     async def load(self) -> None:
         lists = await self.desk.tracker()
@@ -197,12 +191,6 @@ class ToUsScreen(ListsScreen):
             yield DataTable(id="to_us", cursor_type="row", zebra_stripes=True)
         yield Static(id="referral-line")
         yield Footer()
-
-    def on_mount(self) -> None:
-        self.load()
-
-    def on_screen_resume(self) -> None:
-        self.load()
 
     @background(exclusive=True)
     async def load(self) -> None:

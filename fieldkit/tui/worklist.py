@@ -28,7 +28,7 @@ from fieldkit.permissions import allowed
 from fieldkit.records.programme_lists import Followed
 from fieldkit.records.programmes import Programme
 from fieldkit.text import ascii_digits
-from fieldkit.tui.base import ClinicScreen, background
+from fieldkit.tui.base import ReadingScreen, background
 from fieldkit.tui.home import clip
 from fieldkit.tui.programmes import level_text
 from fieldkit.tui.status import StatusBar
@@ -59,7 +59,7 @@ def programme_name(programmes: dict[str, Programme], programme_id: str, width: i
     return clip(_(found.name) if found else programme_id, width)
 
 
-class WorklistScreen(ClinicScreen):
+class WorklistScreen(ReadingScreen):
     DEFAULT_CSS = """
     #views { height: auto; padding: 0 1; }
     #view-hint { height: auto; padding: 0 1; color: $text-muted; }
@@ -86,12 +86,6 @@ class WorklistScreen(ClinicScreen):
         yield Static(id="view-hint")
         yield DataTable(id="worklist", cursor_type="row", zebra_stripes=True)
         yield Footer()
-
-    def on_mount(self) -> None:
-        self.load()
-
-    def on_screen_resume(self) -> None:
-        self.load()
 
     def action_refresh(self) -> None:
         self.load()
