@@ -46,6 +46,11 @@ WRITES: dict[tuple[str, str], frozenset[str]] = {
     ("enrolment", "update"): ANYONE,
     ("checkin", "create"): CLINICAL,
     ("checkin", "review"): CLINICAL,
+    # Results and vaccines are clinical; a screening round is a programme's plan, set by a supervisor.
+    ("screening_round", "create"): SUPERVISOR,
+    ("screening_round", "update"): SUPERVISOR,
+    **{(entity, op): CLINICAL for entity in ("lab_import", "lab_result", "quarantined_row", "vaccine_lot",
+                                            "immunization") for op in ("create", "update")},
     ("user", "create"): SUPERVISOR,
     ("user", "update"): SUPERVISOR,
     ("user", "revoke"): SUPERVISOR,
@@ -92,6 +97,14 @@ SAID: dict[tuple[str, str], str] = {
     ("enrolment", "create"): N_("enrol patients in programmes"),
     ("enrolment", "update"): N_("update programme enrolments"),
     ("checkin", "create"): N_("record check-ins"), ("checkin", "review"): N_("review escalations"),
+    ("screening_round", "create"): N_("plan screening rounds"),
+    ("screening_round", "update"): N_("change screening rounds"),
+    ("lab_import", "create"): N_("import lab results"), ("lab_import", "update"): N_("import lab results"),
+    ("lab_result", "create"): N_("record lab results"), ("lab_result", "update"): N_("correct lab results"),
+    ("quarantined_row", "create"): N_("import lab results"),
+    ("quarantined_row", "update"): N_("match quarantined lab rows"),
+    ("vaccine_lot", "create"): N_("record vaccine lots"), ("vaccine_lot", "update"): N_("record vaccine lots"),
+    ("immunization", "create"): N_("record vaccinations"), ("immunization", "update"): N_("correct vaccinations"),
 }
 REFERRAL_EVENT_SAID = N_("record referral events")
 ACTIONS: dict[str, Write | frozenset[str]] = {
@@ -108,6 +121,10 @@ ACTIONS: dict[str, Write | frozenset[str]] = {
     N_("record a board's decision"): Write("referral_event", "approved"),
     N_("enrol in a programme"): Write("enrolment", "create"),
     N_("record check-ins"): Write("checkin", "create"),
+    N_("plan screening rounds"): Write("screening_round", "create"),
+    N_("import lab results"): Write("lab_import", "create"),
+    N_("record lab results"): Write("lab_result", "create"),
+    N_("record vaccinations"): Write("immunization", "create"),
     N_("manage users"): Write("user", "create"),
     N_("revoke users"): Write("user", "revoke"),
     N_("enrol laptops"): Write("device", "revoke"),  # who enrols a laptop is who may revoke it

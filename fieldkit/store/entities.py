@@ -64,10 +64,56 @@ ENROLMENT = MutableEntity(
     flag_fields=frozenset({"voided"}),
     safety_fields=frozenset({"status", "outcome", "outcome_date"}),
 )
+# Results and vaccines. A correction or an "entered in error" is a new write of status and value:
+# the value shown before stays in the journal (records/labs.py reads it back), and two laptops
+# changing a result or a dose at once wait for a supervisor.
+SCREENING_ROUND = MutableEntity(
+    table="screening_rounds",
+    fields=("name", "programme", "starts", "ends", "tests", "population", "voided"),
+    json_fields=frozenset({"tests"}),
+    flag_fields=frozenset({"voided"}),
+)
+LAB_IMPORT = MutableEntity(
+    table="lab_imports",
+    fields=("file_sha256", "file_name", "template", "template_version", "lab", "round_id", "status", "counts",
+            "voided"),
+    json_fields=frozenset({"counts"}),
+    flag_fields=frozenset({"voided"}),
+)
+LAB_RESULT = MutableEntity(
+    table="lab_results",
+    fields=("patient_id", "test", "loinc", "value", "unit", "coded", "text", "range_low", "range_high",
+            "range_text", "interpretation", "status", "collected", "issued", "lab", "sample_id", "import_id",
+            "import_row", "round_id", "note", "voided"),
+    flag_fields=frozenset({"voided"}),
+    safety_fields=frozenset({"patient_id", "value", "unit", "coded", "text", "status"}),
+)
+# A lab file's row that matched no patient: kept, never made into a patient, until someone matches it.
+QUARANTINED_ROW = MutableEntity(
+    table="quarantined_rows",
+    fields=("import_id", "import_row", "data", "problem", "status", "patient_id", "voided"),
+    json_fields=frozenset({"data"}),
+    flag_fields=frozenset({"voided"}),
+)
+VACCINE_LOT = MutableEntity(
+    table="vaccine_lots",
+    fields=("vaccine", "lot", "expiry", "manufacturer", "voided"),
+    flag_fields=frozenset({"voided"}),
+)
+IMMUNIZATION = MutableEntity(
+    table="immunizations",
+    fields=("patient_id", "vaccine", "series", "dose_number", "status", "reason", "primary_source", "occurred",
+            "lot", "lot_expiry", "manufacturer", "site", "route", "dose_quantity", "dose_unit", "given_by",
+            "location", "consent_by", "early_reason", "note"),
+    flag_fields=frozenset({"primary_source"}),
+    safety_fields=frozenset({"patient_id", "vaccine", "dose_number", "status", "occurred"}),
+)
 USER = MutableEntity(table="users", fields=("name", "role", "active"), flag_fields=frozenset({"active"}))
 
 MUTABLE: dict[str, MutableEntity] = {
     "patient": PATIENT, "referral": REFERRAL, "followup": FOLLOWUP, "user": USER, "enrolment": ENROLMENT,
+    "screening_round": SCREENING_ROUND, "lab_import": LAB_IMPORT, "lab_result": LAB_RESULT,
+    "quarantined_row": QUARANTINED_ROW, "vaccine_lot": VACCINE_LOT, "immunization": IMMUNIZATION,
 }
 # Append-only entities, like encounters: a check-in (op "create", reviewed by op "review") and a
 # referral's events (op: the event's type, entity id: the referral's).

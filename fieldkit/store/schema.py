@@ -23,6 +23,12 @@ FOLDED = {
     "enrolments": "id",
     "checkins": "id",
     "checkin_reviews": "id",
+    "screening_rounds": "id",
+    "lab_imports": "id",
+    "lab_results": "id",
+    "quarantined_rows": "id",
+    "vaccine_lots": "id",
+    "immunizations": "id",
     "users": "id",
     "conflicts": "id",
     "resolutions": "conflict_id, ver",
@@ -197,6 +203,51 @@ CREATE TABLE checkin_reviews (
     id TEXT PRIMARY KEY, checkin_id TEXT NOT NULL, ver TEXT NOT NULL, author TEXT NOT NULL, data TEXT NOT NULL
 ) STRICT;
 CREATE INDEX checkin_reviews_checkin ON checkin_reviews (checkin_id);
+""",
+    # 9: lab results (imported from a lab's file or typed), screening rounds, and immunizations.
+    # Every one a mutable entity: a correction is a new write, the old value stays in the journal.
+    """
+CREATE TABLE screening_rounds (
+    id TEXT PRIMARY KEY,
+    name ANY, programme ANY, starts ANY, ends ANY, tests ANY, population ANY, voided ANY,
+    created TEXT NOT NULL, updated TEXT NOT NULL
+) STRICT;
+CREATE TABLE lab_imports (
+    id TEXT PRIMARY KEY,
+    file_sha256 ANY, file_name ANY, template ANY, template_version ANY, lab ANY, round_id ANY, status ANY,
+    counts ANY, voided ANY,
+    created TEXT NOT NULL, updated TEXT NOT NULL
+) STRICT;
+CREATE INDEX lab_imports_file ON lab_imports (file_sha256);
+CREATE TABLE lab_results (
+    id TEXT PRIMARY KEY,
+    patient_id ANY, test ANY, loinc ANY, value ANY, unit ANY, coded ANY, text ANY, range_low ANY, range_high ANY,
+    range_text ANY, interpretation ANY, status ANY, collected ANY, issued ANY, lab ANY, sample_id ANY,
+    import_id ANY, import_row ANY, round_id ANY, note ANY, voided ANY,
+    created TEXT NOT NULL, updated TEXT NOT NULL
+) STRICT;
+CREATE INDEX lab_results_patient ON lab_results (patient_id, collected);
+CREATE INDEX lab_results_sample ON lab_results (sample_id, test);
+CREATE INDEX lab_results_round ON lab_results (round_id) WHERE round_id IS NOT NULL;
+CREATE TABLE quarantined_rows (
+    id TEXT PRIMARY KEY,
+    import_id ANY, import_row ANY, data ANY, problem ANY, status ANY, patient_id ANY, voided ANY,
+    created TEXT NOT NULL, updated TEXT NOT NULL
+) STRICT;
+CREATE INDEX quarantined_rows_import ON quarantined_rows (import_id, status);
+CREATE TABLE vaccine_lots (
+    id TEXT PRIMARY KEY,
+    vaccine ANY, lot ANY, expiry ANY, manufacturer ANY, voided ANY,
+    created TEXT NOT NULL, updated TEXT NOT NULL
+) STRICT;
+CREATE TABLE immunizations (
+    id TEXT PRIMARY KEY,
+    patient_id ANY, vaccine ANY, series ANY, dose_number ANY, status ANY, reason ANY, primary_source ANY,
+    occurred ANY, lot ANY, lot_expiry ANY, manufacturer ANY, site ANY, route ANY, dose_quantity ANY, dose_unit ANY,
+    given_by ANY, location ANY, consent_by ANY, early_reason ANY, note ANY,
+    created TEXT NOT NULL, updated TEXT NOT NULL
+) STRICT;
+CREATE INDEX immunizations_patient ON immunizations (patient_id, vaccine, occurred);
 """,
 ]
 
