@@ -15,6 +15,7 @@ from __future__ import annotations
 import gettext as _gettext
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
@@ -34,7 +35,11 @@ LANGUAGES = {"en": "English", "fr": "Français", "ar": "العربية", "fa": "
 LOCALES = {"en": "en_GB", "fr": "fr_FR", "ar": "ar_SY", "fa": "fa_IR", "vi": "vi_VN"}
 DIGITS = {"arab": "٠١٢٣٤٥٦٧٨٩", "arabext": "۰۱۲۳۴۵۶۷۸۹"}
 
-_language = "en"
+_language = "en"  # the process's language: the signed-in user's, set once the screen opens
+# A language spoken for a while on top of it: a letter in the patient's language, a hub page in its
+# reader's. A context variable, so two pages rendered at once in two languages (and the worker
+# threads they hand files to, which copy the context) each speak their own.
+_speaking: ContextVar[str | None] = ContextVar("speaking", default=None)
 
 
 @cache
@@ -42,35 +47,37 @@ def _catalogue(language: str) -> _gettext.NullTranslations:
     return _gettext.translation(DOMAIN, CATALOGUES, languages=[language], fallback=True)
 
 
-def set_language(language: str) -> None:
-    global _language
+def _known(language: str) -> str:
     if language not in LANGUAGES:
         raise ValueError(f"no catalogue for {language!r}; choose one of {', '.join(LANGUAGES)}")
-    _language = language
+    return language
+
+
+def set_language(language: str) -> None:
+    global _language
+    _language = _known(language)
 
 
 @contextmanager
 def using_language(language: str) -> Iterator[None]:
-    """Speak another language for a moment (a letter in the patient's language), then back. The
-    language is process-wide: only for work done synchronously, never across an await."""
-    before = _language
-    set_language(language)
+    """Speak another language for a while (in this task or thread and what it starts), then back."""
+    token = _speaking.set(_known(language))
     try:
         yield
     finally:
-        set_language(before)
+        _speaking.reset(token)
 
 
 def language() -> str:
-    return _language
+    return _speaking.get() or _language
 
 
 def _(message: str) -> str:
-    return _catalogue(_language).gettext(message)
+    return _catalogue(language()).gettext(message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
-    return _catalogue(_language).ngettext(singular, plural, n)
+    return _catalogue(language()).ngettext(singular, plural, n)
 
 
 # Languages whose users live by the Solar Hijri calendar (Iran's civil one): dates are shown in it.
@@ -88,13 +95,14 @@ def _locale(language: str) -> "Locale":
     return Locale.parse(LOCALES[language])
 
 
-def right_to_left(language: str | None = None) -> bool:
-    return _locale(language or _language).text_direction == "rtl"
+def right_to_left(spoken: str | None = None) -> bool:
+    """Whether a language (the one spoken now, unless named) is written right to left."""
+    return _locale(spoken or language()).text_direction == "rtl"
 
 
 def digits(text: str) -> str:
     """ASCII digits in `text` written in the locale's own digits (display only)."""
-    own = DIGITS.get(_locale(_language).default_numbering_system)
+    own = DIGITS.get(_locale(language()).default_numbering_system)
     return text.translate(str.maketrans("0123456789", own)) if own else text
 
 
@@ -102,7 +110,7 @@ def number(value: float | int, places: int | None = None) -> str:
     from babel.numbers import format_decimal
 
     pattern = None if places is None else "#,##0." + "0" * places if places else "#,##0"
-    shown = format_decimal(value, format=pattern, locale=_locale(_language), numbering_system="default")
+    shown = format_decimal(value, format=pattern, locale=_locale(language()), numbering_system="default")
     return digits(shown)
 
 
@@ -113,9 +121,9 @@ def day(value: date | str) -> str:
 
     if isinstance(value, str):
         value = date.fromisoformat(value[:10])
-    if _language in SOLAR_HIJRI:
+    if language() in SOLAR_HIJRI:
         return digits(_solar_hijri(value))
-    return digits(format_date(value, "medium", locale=_locale(_language)))
+    return digits(format_date(value, "medium", locale=_locale(language())))
 
 
 def moment(value: datetime | str) -> str:
@@ -126,7 +134,7 @@ def moment(value: datetime | str) -> str:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     comma = "، " if right_to_left() else ", "
-    return f"{day(value.date())}{comma}{digits(format_time(value, 'short', locale=_locale(_language)))}"
+    return f"{day(value.date())}{comma}{digits(format_time(value, 'short', locale=_locale(language())))}"
 
 
 def day_entered(value: date | str) -> str:
@@ -135,10 +143,10 @@ def day_entered(value: date | str) -> str:
     from babel.dates import format_date
 
     shown = day(value)
-    if _language not in SOLAR_HIJRI:
+    if language() not in SOLAR_HIJRI:
         return shown
     gregorian = date.fromisoformat(value[:10]) if isinstance(value, str) else value
-    return f"{shown} ({digits(format_date(gregorian, 'medium', locale=_locale(_language)))})"
+    return f"{shown} ({digits(format_date(gregorian, 'medium', locale=_locale(language())))})"
 
 
 def _solar_hijri(value: date) -> str:

@@ -152,3 +152,24 @@ def test_lists_typed_with_the_arabic_comma_split_like_latin_ones():
     from fieldkit.text import split_list
 
     assert split_list("بنسلين، أسبرين , ,sulfa") == ["بنسلين", "أسبرين", "sulfa"]
+
+
+async def test_two_pages_rendered_at_once_each_speak_their_reader_s_language():
+    """The hub renders pages for readers of different languages at once, and hands files to
+    worker threads: a language spoken for a while belongs to its task and what it starts."""
+    import asyncio
+
+    from fieldkit.i18n import _, language, using_language
+
+    async def page(spoken: str) -> tuple[str, str]:
+        with using_language(spoken):
+            await asyncio.sleep(0)  # the other page runs here
+            return await asyncio.to_thread(lambda: (language(), _("Back")))
+
+    said = await asyncio.gather(page("ar"), page("vi"), page("fr"))
+    expected = []
+    for spoken in ("ar", "vi", "fr"):
+        with using_language(spoken):
+            expected.append((spoken, _("Back")))
+    assert said == expected and len({text for _lang, text in said}) == 3
+    assert language() == "en"
