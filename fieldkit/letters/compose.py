@@ -28,6 +28,7 @@ from fieldkit.records import referral_lists, referral_services
 from fieldkit.records.models import MEASURES
 from fieldkit.records.referrals import NO_KNOWN_ALLERGIES
 from fieldkit.store.db import Store, Transaction
+from fieldkit.store.home import Home
 from fieldkit.store.keystore import User
 from fieldkit.store.lifecycle import next_status
 from fieldkit.sync import membership
@@ -83,7 +84,7 @@ def content(conn: Any, referral_id: str, kind: str, language: str, issued: date)
 
 def _outside(path: Path, data_dir: Path) -> Path:
     target = path.expanduser().resolve()
-    if target == data_dir.resolve() or data_dir.resolve() in target.parents:
+    if Home(data_dir).holds(target):
         raise FieldkitError(_("letters are written where you choose, never into the clinic's data folder"))
     if target.suffix.lower() != ".pdf":
         target = target.with_suffix(".pdf")

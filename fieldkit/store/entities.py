@@ -84,9 +84,9 @@ LAB_RESULT = MutableEntity(
     table="lab_results",
     fields=("patient_id", "test", "loinc", "value", "unit", "coded", "text", "range_low", "range_high",
             "range_text", "interpretation", "status", "collected", "issued", "lab", "sample_id", "import_id",
-            "import_row", "round_id", "note", "voided"),
+            "import_row", "round_id", "note", "voided", "comparator"),
     flag_fields=frozenset({"voided"}),
-    safety_fields=frozenset({"patient_id", "value", "unit", "coded", "text", "status"}),
+    safety_fields=frozenset({"patient_id", "value", "comparator", "unit", "coded", "text", "status"}),
 )
 # A lab file's row that matched no patient: kept, never made into a patient, until someone matches it.
 QUARANTINED_ROW = MutableEntity(

@@ -105,7 +105,7 @@ def _apply(conn, entry: Entry, reindex: Reindex) -> None:
         _fold_checkin(conn, entry, entry.payload)
 
 
-def _writes(conn, entity: str, entity_id: str) -> list[tuple[str, str, dict[str, Any], dict[str, str]]]:
+def entity_writes(conn, entity: str, entity_id: str) -> list[tuple[str, str, dict[str, Any], dict[str, str]]]:
     """(version, author, fields, base) of every foldable write of an entity, oldest first."""
     rows = conn.execute("SELECT hlc, origin, author, data FROM journal WHERE entity_id = ? AND entity = ? "
                         f"AND schema <= ? AND {NOT_HELD}", (entity_id, entity, SCHEMA_VERSION)).fetchall()
@@ -120,7 +120,7 @@ def _writes(conn, entity: str, entity_id: str) -> list[tuple[str, str, dict[str,
 def _fold_write(conn, entry: Entry, spec: MutableEntity, payload: dict[str, Any], reindex: Reindex) -> None:
     fields: dict[str, Any] = payload.get("fields", {})
     base: dict[str, str] = payload.get("base", {})
-    writes = _writes(conn, entry.entity, entry.entity_id)
+    writes = entity_writes(conn, entry.entity, entry.entity_id)
     values: dict[str, Any] = {}
     for _, _, w_fields, _ in writes:  # ascending versions: the last writer of each field wins
         values.update(w_fields)
@@ -219,7 +219,7 @@ def field_versions(conn, entity_id: str) -> dict[str, str]:
     """The version each field of an entity currently shows: what an edit records as its base."""
     versions: dict[str, str] = {}
     entity = conn.execute("SELECT entity FROM journal WHERE entity_id = ? LIMIT 1", (entity_id,)).fetchone()
-    for ver, _, fields, _ in _writes(conn, entity[0], entity_id) if entity else ():
+    for ver, _, fields, _ in entity_writes(conn, entity[0], entity_id) if entity else ():
         versions.update(dict.fromkeys(fields, ver))
     return versions
 

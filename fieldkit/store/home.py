@@ -32,6 +32,13 @@ class Home:
     def exists(self) -> bool:
         return self.keystore.exists() and self.database.exists()
 
+    def holds(self, path: Path) -> bool:
+        """Whether `path` is this data directory or lies inside it: lists, exports and letters are
+        written where the user chooses, never here, where they would sit unencrypted beside the
+        database."""
+        target = Path(path).expanduser().resolve()
+        return self.path.expanduser().resolve() in (target, *target.parents)
+
     def make(self) -> None:
         # Owner-only: the database is encrypted, but staff names and sealed keys need not be read.
         self.path.mkdir(parents=True, exist_ok=True, mode=0o700)

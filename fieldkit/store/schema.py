@@ -223,7 +223,7 @@ CREATE TABLE lab_results (
     id TEXT PRIMARY KEY,
     patient_id ANY, test ANY, loinc ANY, value ANY, unit ANY, coded ANY, text ANY, range_low ANY, range_high ANY,
     range_text ANY, interpretation ANY, status ANY, collected ANY, issued ANY, lab ANY, sample_id ANY,
-    import_id ANY, import_row ANY, round_id ANY, note ANY, voided ANY,
+    import_id ANY, import_row ANY, round_id ANY, note ANY, voided ANY, comparator ANY,
     created TEXT NOT NULL, updated TEXT NOT NULL
 ) STRICT;
 CREATE INDEX lab_results_patient ON lab_results (patient_id, collected);
