@@ -16,12 +16,13 @@ in the same run, on a real (SQLCipher) store.
 from __future__ import annotations
 
 import os
-import statistics
 import sys
 import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
+
+from figures import line  # bench/figures.py: the scripts run from this folder
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -39,11 +40,6 @@ def timed(job, rounds: int) -> list[float]:
         out.append((time.perf_counter() - started) * 1e3)
     return sorted(out)
 
-
-def line(name: str, figures: list[float], baseline: list[float], target: str) -> None:
-    p95 = figures[int(len(figures) * 0.95) - 1]
-    print(f"{name:<10} median {statistics.median(figures):7.1f} ms  p95 {p95:7.1f} ms   "
-          f"baseline median {statistics.median(baseline):6.1f} ms   target {target}")
 
 
 def main() -> None:
