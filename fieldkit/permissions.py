@@ -129,6 +129,7 @@ ACTIONS: dict[str, Write | frozenset[str]] = {
     N_("revoke users"): Write("user", "revoke"),
     N_("enrol laptops"): Write("device", "revoke"),  # who enrols a laptop is who may revoke it
     N_("see the day summary"): SUPERVISOR,
+    N_("export records"): SUPERVISOR,  # a whole clinic's records, or one patient's, in a file
 }
 
 

@@ -9,7 +9,7 @@ import sys
 import fieldkit
 
 HEADLESS = ["fieldkit.text", "fieldkit.i18n", "fieldkit.namekeys", "fieldkit.records", "fieldkit.store", "fieldkit.sync",
-            "fieldkit.cli"]
+            "fieldkit.export", "fieldkit.cli"]
 
 
 def loaded_after_import(package: str) -> set[str]:
