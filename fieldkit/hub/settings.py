@@ -22,6 +22,9 @@ class HubSettings(BaseModel):
     data: Path  # the hub's identity (key, certificates) and, by default, its SQLite file
     host: str = "0.0.0.0"
     port: int = Field(DEFAULT_PORT, ge=0, le=65535)
+    # The programme managers' pages (hub/web), on a port of their own with a certificate browsers
+    # can use (hub/web/certificate.py); unset: the next port (any free one when `port` is 0); -1: none.
+    pages_port: int | None = Field(None, ge=-1, le=65535)
     database: str = ""  # sqlite:///PATH or postgresql://…; empty: sqlite in `data`
     request_seconds: float = Field(60.0, gt=0)  # the longest one request may take
     max_ingest: int = Field(8, ge=1)  # uploads verified and stored at once; the rest wait…
@@ -32,6 +35,15 @@ class HubSettings(BaseModel):
     # directory's disk (a USB key, a systemd credential). Never from hub.toml, which lives there.
     key: str = Field("", repr=False)
     key_file: Path | None = None
+    stale_days: int = Field(7, ge=1)  # a report flags rows from laptops not heard from in this many days
+    refresh_seconds: float = Field(2.0, ge=0)  # the reports' refresh waits this long after an upload for more
+
+    @property
+    def pages_at(self) -> int | None:
+        """The port the pages listen on (0: any free one), or None when the hub serves none."""
+        if self.pages_port is None:
+            return self.port + 1 if self.port else 0
+        return None if self.pages_port < 0 else self.pages_port
 
     @property
     def database_url(self) -> str:
@@ -65,6 +77,11 @@ class HubSettings(BaseModel):
         its disk). A SQLite hub without a key refuses to start rather than store plaintext."""
         if not self.database_url.startswith("sqlite:///"):
             return None
+        return self.stored_key()
+
+    def stored_key(self) -> bytes:
+        """The key given to the hub (FIELDKIT_HUB_KEY or key_file), whatever its database: it also
+        encrypts the reports' replica (hub/replica.py)."""
         where, text = "FIELDKIT_HUB_KEY", self.key
         if not text:
             if self.key_file is None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ import sqlcipher3
 from fieldkit.crashpoints import crashpoint
 from fieldkit.errors import FieldkitError
 from fieldkit.store.connection import use_key
+from fieldkit.store.hlc import millis
 from fieldkit.store.holdback import SETTING_SQL, Cutoffs
 from fieldkit.store.journal import COLUMNS, Checkpoint, Entry, canonical, count_held, parse, plan_chain, role_grants
 from fieldkit.store.outgoing import Outgoing, select
@@ -56,6 +57,68 @@ CREATE TABLE hub_devices (
     device TEXT PRIMARY KEY, address TEXT NOT NULL, last_contact TEXT NOT NULL, vector TEXT NOT NULL,
     uploaded BIGINT NOT NULL DEFAULT 0
 );
+""",
+    """
+-- Programme managers' accounts for the hub's web pages (hub/web): not laptop users.
+CREATE TABLE hub_operators (
+    name TEXT PRIMARY KEY, hash TEXT NOT NULL, active INTEGER NOT NULL, language TEXT NOT NULL, created TEXT NOT NULL
+);
+-- Browser sessions by the SHA-256 of their cookie's token (the token itself is never stored),
+-- in Unix seconds. A session without an operator guards the sign-in form before anyone signs in.
+CREATE TABLE hub_sessions (
+    token TEXT PRIMARY KEY, operator TEXT, csrf TEXT NOT NULL, language TEXT NOT NULL,
+    started BIGINT NOT NULL, seen BIGINT NOT NULL
+);
+CREATE INDEX hub_sessions_seen ON hub_sessions (seen);
+-- Failed sign-ins by name and by address, counted over a window to slow down guessing.
+CREATE TABLE hub_sign_in_failures (subject TEXT NOT NULL, at BIGINT NOT NULL);
+CREATE INDEX hub_sign_in_failures_subject ON hub_sign_in_failures (subject, at);
+""",
+    """
+-- Reporting tables (hub/reporting.py): rows copied from the hub's replica, the laptops' own fold
+-- of every entry the hub holds, so a count here is what a laptop holding the same entries counts.
+-- `device` is the laptop that created the record, `entries` how many journal entries the row was
+-- folded from: a copy made from a replica that had seen fewer never overwrites one made from more.
+-- Dates are ISO text, 'YYYY-MM-DD' (a historical dose's may be '2019' or '2019-05').
+CREATE TABLE report_patients (
+    id TEXT PRIMARY KEY, sex TEXT, birth_year INTEGER, locality TEXT, registered_on TEXT,
+    state TEXT NOT NULL, merged_into TEXT, immunity TEXT, vaccinated TEXT NOT NULL,
+    device TEXT NOT NULL, updated TEXT NOT NULL, entries BIGINT NOT NULL
+);
+CREATE TABLE report_enrolments (
+    id TEXT PRIMARY KEY, patient_id TEXT NOT NULL, programme TEXT NOT NULL, programme_version INTEGER,
+    status TEXT, outcome TEXT, enrolled_on TEXT, outcome_date TEXT, team TEXT, attributes JSONB NOT NULL,
+    destination TEXT, branch TEXT, voided INTEGER NOT NULL,
+    device TEXT NOT NULL, updated TEXT NOT NULL, entries BIGINT NOT NULL
+);
+CREATE INDEX report_enrolments_programme ON report_enrolments (programme, status, outcome);
+CREATE INDEX report_enrolments_enrolled ON report_enrolments (enrolled_on);
+CREATE INDEX report_enrolments_outcome_date ON report_enrolments (outcome_date) WHERE outcome_date IS NOT NULL;
+CREATE INDEX report_enrolments_patient ON report_enrolments (patient_id);
+CREATE INDEX report_enrolments_device ON report_enrolments (device);
+CREATE TABLE report_referrals (
+    id TEXT PRIMARY KEY, patient_id TEXT NOT NULL, number TEXT, kind TEXT, from_facility TEXT, to_facility TEXT,
+    service TEXT, urgency TEXT, status TEXT, referred_on TEXT, expected_by TEXT, days_to_arrival INTEGER,
+    days_to_feedback INTEGER, voided INTEGER NOT NULL,
+    device TEXT NOT NULL, updated TEXT NOT NULL, entries BIGINT NOT NULL
+);
+CREATE INDEX report_referrals_referred ON report_referrals (referred_on);
+CREATE INDEX report_referrals_to ON report_referrals (to_facility, status);
+CREATE INDEX report_referrals_patient ON report_referrals (patient_id);
+CREATE TABLE report_lab_results (
+    id TEXT PRIMARY KEY, patient_id TEXT NOT NULL, round_id TEXT, test TEXT, loinc TEXT, value TEXT, unit TEXT,
+    coded TEXT, interpretation TEXT, positive TEXT NOT NULL, status TEXT, collected TEXT, voided INTEGER NOT NULL,
+    device TEXT NOT NULL, updated TEXT NOT NULL, entries BIGINT NOT NULL
+);
+CREATE INDEX report_lab_results_round ON report_lab_results (round_id, test) WHERE round_id IS NOT NULL;
+CREATE INDEX report_lab_results_collected ON report_lab_results (collected);
+CREATE INDEX report_lab_results_patient ON report_lab_results (patient_id);
+CREATE TABLE report_immunizations (
+    id TEXT PRIMARY KEY, patient_id TEXT NOT NULL, vaccine TEXT, series TEXT, dose_number INTEGER, status TEXT,
+    occurred TEXT, device TEXT NOT NULL, updated TEXT NOT NULL, entries BIGINT NOT NULL
+);
+CREATE INDEX report_immunizations_occurred ON report_immunizations (occurred);
+CREATE INDEX report_immunizations_patient ON report_immunizations (patient_id, vaccine);
 """,
 ]
 
@@ -154,6 +217,20 @@ class HubStorage:
         with self._transaction() as cur:
             return select(_Tables(cur, self._sql), vector, limit)
 
+    def heard_from(self) -> dict[str, str]:
+        """When each laptop whose entries the hub holds was last heard of (ISO UTC): its last call,
+        or the stamp of the newest entry the hub holds from it, whichever is later (a laptop whose
+        entries a supervisor's laptop relays may never call the hub itself)."""
+        with self._transaction() as cur:
+            stamped = cur.execute("SELECT h.origin, j.hlc FROM hub_heads h JOIN hub_journal j "
+                                  "ON j.origin = h.origin AND j.seq = h.seq").fetchall()
+            called = dict(cur.execute("SELECT device, last_contact FROM hub_devices").fetchall())
+        heard = {origin: datetime.fromtimestamp(millis(hlc) / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                 for origin, hlc in stamped}
+        for device, last in called.items():
+            heard[device] = max(last, heard.get(device, ""))
+        return heard
+
     def devices(self) -> list[dict[str, Any]]:
         revoked, held_back = self.revoked(), self.held_back()
         with self._transaction() as cur:
@@ -207,6 +284,31 @@ class HubStorage:
                 "INSERT INTO hub_devices VALUES (?, ?, ?, ?, 0) ON CONFLICT (device) DO UPDATE SET "
                 "address = excluded.address, last_contact = excluded.last_contact, vector = excluded.vector"),
                 (device, address, _now(), canonical(dict(vector))))
+
+    # -- the reporting tables: hub/reporting.py copies into them, hub/reports.py reads them -------
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """The rows of one read; `?` marks a parameter on either backend."""
+        with self._transaction() as cur:
+            return cur.execute(self._sql(sql), tuple(params)).fetchall()
+
+    def json_text(self, column: str, key: str) -> str:
+        """SQL for the text at `key` of a JSON object column (`key` a checked name, never user text)."""
+        return f"json_extract({column}, '$.{key}')"
+
+    def write_reports(self, tables: Mapping[str, tuple[Sequence[str], Sequence[Sequence[Any]]]],
+                      gone: Mapping[str, Sequence[str]] | None = None) -> None:
+        """Rows of reporting tables, {table: (columns, rows)}, and the ids to delete, {table: ids}, in
+        one transaction. A row replaces the one held only if folded from at least as many journal
+        entries (`entries`), so a hub process whose replica lags never undoes another's newer copy."""
+        with self._transaction() as cur:
+            for table, ids in (gone or {}).items():
+                cur.executemany(self._sql(f"DELETE FROM {table} WHERE id = ?"), [(i,) for i in ids])
+            for table, (columns, rows) in tables.items():
+                updates = ", ".join(f"{column} = excluded.{column}" for column in columns if column != "id")
+                cur.executemany(self._sql(
+                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+                    f"ON CONFLICT (id) DO UPDATE SET {updates} WHERE excluded.entries >= {table}.entries"), list(rows))
 
     def record_upload(self, device: str, applied: int) -> None:
         """A laptop's batch was stored: `applied` entries new to the hub."""
@@ -267,7 +369,8 @@ class SqliteStorage(HubStorage):
             conn.execute("CREATE TABLE IF NOT EXISTS hub_schema (version INTEGER NOT NULL)")
             done = conn.execute("SELECT max(version) FROM hub_schema").fetchone()[0] or 0
             for number, script in enumerate(MIGRATIONS[done:], start=done + 1):
-                for statement in filter(str.strip, script.split(";")):
+                # JSON is TEXT in SQLite, whose json functions read it; JSONB in PostgreSQL.
+                for statement in filter(str.strip, script.replace(" JSONB", " TEXT").split(";")):
                     conn.execute(statement)
                 conn.execute("INSERT INTO hub_schema VALUES (?)", (number,))
 
@@ -334,6 +437,9 @@ class PostgresStorage(HubStorage):
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s")
+
+    def json_text(self, column: str, key: str) -> str:
+        return f"({column} ->> '{key}')"
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:

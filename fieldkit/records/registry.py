@@ -64,12 +64,17 @@ def counts(rows: list[dict[str, Any]], by: str, *, unit: str) -> dict[str, Any]:
         raise FieldkitError(_("no column “{name}” to group by (one of: {columns})").format(
             name=by, columns=", ".join(rows[0])))
     if unit == "patients":
-        latest: dict[str, dict[str, Any]] = {}
-        for row in rows:  # rows come oldest first: the last one seen is the patient's latest
-            latest[row["patient_id"]] = row
-        rows = list(latest.values())
+        rows = per_patient(rows)
     groups = Counter(str(row.get(by) or NOT_RECORDED) for row in rows)
     return {"unit": unit, "by": by, "total": len(rows), "groups": dict(sorted(groups.items(), key=lambda g: (-g[1], g[0])))}
+
+
+def per_patient(rows: Iterable[Mapping[str, Any]]) -> list[Any]:
+    """Each patient once, in their latest row: rows come oldest first, so the last one seen."""
+    latest: dict[str, Mapping[str, Any]] = {}
+    for row in rows:
+        latest[row["patient_id"]] = row
+    return list(latest.values())
 
 
 def referral_rows(conn: Any, *, where: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
@@ -98,9 +103,12 @@ def report(rows: list[dict[str, Any]], *, title: str, by: str | None, unit: str,
     return made
 
 
-def _safe(value: Any) -> str:
+def safe_cell(value: Any) -> str:
+    """A cell's text for a spreadsheet. Text starting with = + - @ (or a tab or CR) would run as a
+    formula (CSV injection), so it is escaped; a number is written as it is (a negative one too)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
     text = "" if value is None else str(value)
-    # A cell starting with = + - @ (or a tab or CR) is run as a formula by spreadsheets (CSV injection).
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
@@ -110,7 +118,7 @@ def to_csv(rows: Iterable[Mapping[str, Any]], columns: Iterable[str]) -> str:
     columns = list(columns)
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([_safe(row.get(column)) for column in columns])
+        writer.writerow([safe_cell(row.get(column)) for column in columns])
     return "\ufeff" + out.getvalue()
 
 
