@@ -3,6 +3,7 @@ instead of sleeping (fixtures are in tui/conftest.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 
@@ -54,3 +55,59 @@ def drawn_rows(app) -> list[str]:
     for y, part in re.findall(r'<text[^>]*\by="([\d.]+)"[^>]*>(.*?)</text>', app.export_screenshot()):
         rows.setdefault(float(y), []).append(html.unescape(part).replace("\xa0", " "))
     return ["".join(rows[y]) for y in sorted(rows)]
+
+
+def drawn(app) -> str:
+    return "\n".join(drawn_rows(app))
+
+
+async def all_drawn(pilot, words: list[str]) -> None:
+    """Every one of `words` is drawn whole (the footer is drawn a moment after the screen)."""
+    app = pilot.app
+    try:
+        await until(pilot, lambda: all(found in drawn(app) for found in words), seconds=5)
+    except AssertionError:
+        cut = [found for found in words if found not in drawn(app)]
+        raise AssertionError(f"cut or missing: {cut}\n{drawn(app)}") from None
+
+
+async def journal_length(app) -> int:
+    return (await app.desk.store.aread(lambda conn: conn.execute("SELECT count(*) FROM journal").fetchone()))[0]
+
+
+async def open_chart(pilot, typed: str) -> None:
+    app = pilot.app
+    await pilot.press(*typed)
+    await until(pilot, lambda: app.screen.query_one("#results").row_count >= 1)
+    await pilot.press("enter")
+    await until(pilot, lambda: screen(app) == "ChartScreen" and app.screen.record is not None)
+
+
+async def choose(pilot, selector: str, label: str) -> None:
+    """Open a chooser and go down to the option whose label starts with `label`, then Enter."""
+    app = pilot.app
+    chooser = app.screen.query_one(selector)
+    chooser.focus()
+    await pilot.press("enter")
+    await until(pilot, lambda: chooser.expanded)
+    labels = [str(prompt) for prompt, _value in chooser._options]
+    index = next(i for i, found in enumerate(labels) if found.startswith(label))
+    current = chooser.query_one("SelectOverlay").highlighted or 0
+    steps = index - current
+    await pilot.press(*["down" if steps > 0 else "up"] * abs(steps), "enter")
+    await until(pilot, lambda: not chooser.expanded)
+    await pilot.pause()  # the screen hears of the choice
+
+
+def seed(home, build):
+    """Run `build(clinic)` on the clinic's store before the screen opens (off the event loop)."""
+    from fieldkit.records.services import Clinic
+    from fieldkit.store.session import unlock
+
+    def run():
+        store, user = unlock(home, "amina", PASSPHRASE)
+        try:
+            return build(Clinic(store, user))
+        finally:
+            store.close()
+    return asyncio.to_thread(run)

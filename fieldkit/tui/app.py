@@ -36,6 +36,7 @@ from fieldkit.tui.conflicts import ConflictScreen
 from fieldkit.tui.desk import Desk, off_loop
 from fieldkit.tui.encounter import EncounterScreen
 from fieldkit.tui.home import HomeScreen
+from fieldkit.tui.lab_import import ImportScreen
 from fieldkit.tui.merge import MergeScreen
 from fieldkit.tui.messages import (
     LanguageChosen,
@@ -51,6 +52,7 @@ from fieldkit.tui.messages import (
 from fieldkit.tui.network import NetworkScreen
 from fieldkit.tui.palette import palette, speak_footer_key, translated
 from fieldkit.tui.pin import Pin
+from fieldkit.tui.quarantine import QuarantineScreen
 from fieldkit.tui.register import RegisterScreen
 from fieldkit.tui.settings import SettingsScreen
 from fieldkit.tui.status import SyncScreen, SyncState, sync_state
@@ -68,7 +70,8 @@ LOCK_AFTER_MINUTES = 5  # the laptop's setting (Settings, F11) overrides it
 
 # The app's actions that open a screen only some roles may use (its ACTION in permissions.ACTIONS).
 ROLE_SCREENS: dict[str, type[RoleScreen]] = {"conflicts": ConflictScreen, "day_summary": SummaryScreen, "merge_patients": MergeScreen,
-                "users": UsersScreen, "network": NetworkScreen}
+                "users": UsersScreen, "network": NetworkScreen, "import_labs": ImportScreen,
+                "quarantine": QuarantineScreen}
 
 
 class FieldkitApp(App):
@@ -298,6 +301,24 @@ class FieldkitApp(App):
         if self.desk is not None:
             self.push_screen(ProgrammesScreen())
 
+    def action_import_labs(self) -> None:
+        self._open_role_screen("import_labs")
+
+    def action_quarantine(self) -> None:
+        self._open_role_screen("quarantine")
+
+    def action_due_list(self) -> None:
+        from fieldkit.tui.vaccinations import DueListScreen
+
+        if self.desk is not None:
+            self.push_screen(DueListScreen())
+
+    def action_rounds(self) -> None:
+        from fieldkit.tui.rounds import RoundsScreen
+
+        if self.desk is not None:
+            self.push_screen(RoundsScreen())
+
     def action_settings(self) -> None:
         if self.desk is not None:
             self.push_screen(SettingsScreen(round(self.idle_lock_seconds / 60)))
@@ -318,6 +339,13 @@ class FieldkitApp(App):
         yield SystemCommand(_("Referrals to us"), _("Referrals sent to this laptop's facility (F5, F6)"),
                             lambda: self.action_referrals(to_us=True))
         yield from programme_commands(self)
+        yield SystemCommand(_("Import lab results"), _("A lab's file: check it, then import it"), self.action_import_labs)
+        yield SystemCommand(_("Quarantined lab rows"), _("Rows of a lab's file that matched no patient"),
+                            self.action_quarantine)
+        yield SystemCommand(_("Vaccinations due"), _("Who is due or overdue a dose or a test, by schedule"),
+                            self.action_due_list)
+        yield SystemCommand(_("Screening rounds"), _("People tested per round, and their vaccination"),
+                            self.action_rounds)
         yield SystemCommand(_("Day summary"), _("Patients seen, risk bands, referrals, follow-ups (F6)"),
                             self.action_day_summary)
         yield SystemCommand(_("Merge duplicates"), _("Two registrations of one person become one (F7)"),

@@ -4,9 +4,11 @@ open follow-ups and referrals, and conflicts waiting on this record. Opening it 
 A record that others were merged into shows what was recorded under them too, each item marked
 with the record it came from ([1] its own, [2]... the merged ones, listed under the name).
 Enter on an encounter opens it in full (amend, entered in error); on a follow-up it closes or
-reschedules it; on a referral it opens the referral (its events, feedback, letter); F9 refers the
-patient; F4 edits the demographics; F7 lists the records merged into this one, where a supervisor
-undoes a merge. The palette (ctrl+p) lists every action.
+reschedules it; on a referral it opens the referral (its events, feedback, letter); on a lab result
+it opens the result with its history (correct, entered in error); on a vaccination the card. F9
+refers the patient; F4 edits the demographics; F6 records a lab result and F10 a vaccination; F7
+lists the records merged into this one, where a supervisor undoes a merge. The palette (ctrl+p)
+lists every action.
 """
 
 from __future__ import annotations
@@ -152,6 +154,10 @@ ACTIONS = (
     (N_("Enrol in a programme"), N_("home follow-up, a registry, a mission (F8)"), "enrol"),
     (N_("Open an enrolment"), N_("Enter on the programme: check-ins, pause, complete, cancel"), "open"),
     (N_("Merged records and unmerge"), N_("the records merged into this one; F3 there undoes a merge (F7)"), "merge"),
+    (N_("Record a lab result"), N_("a test's value and unit, or its answer (F6)"), "lab_result"),
+    (N_("Open a lab result"), N_("Enter on the result: its history; correct it, or entered in error"), "open_result"),
+    (N_("Vaccinate"), N_("a dose given, not given or given elsewhere (F10)"), "vaccinate"),
+    (N_("Vaccination card"), N_("Enter on the vaccinations: every dose, what is due, immunity"), "card"),
 )
 
 
@@ -171,6 +177,8 @@ class ChartScreen(ReadingScreen):
         Binding("f7", "merge", N_("Merge"), id="merged-records"),
         Binding("f9", "refer", N_("Refer"), id="refer", show=False),  # the footer is full at 80 columns; ^p lists it
         Binding("f8", "enrol", N_("Enrol"), id="enrol-programme", show=False),  # said where the programmes are listed
+        Binding("f6", "lab_result", N_("Lab result"), id="lab-result", show=False),  # ^p lists it
+        Binding("f10", "vaccinate", N_("Vaccinate"), id="vaccinate", show=False),  # ^p lists it
         Binding("f3", "survivor", N_("Open the record it is merged into"), id="open-survivor"),
         Binding("escape", "app.pop_screen", N_("Back"), id="back"),
         Binding("f12", "app.lock", N_("Lock"), id="lock"),
@@ -194,6 +202,11 @@ class ChartScreen(ReadingScreen):
             enrolled = Picker[dict[str, Any]](id="enrolments")
             enrolled.can_focus = False  # until it lists an enrolment: Tab goes from the tasks to the encounters
             yield enrolled
+            for section, title in (("results", _("Results")), ("vaccinations", _("Vaccinations"))):
+                yield Static(title, classes="title")
+                listed = Picker[dict[str, Any]](id=section)
+                listed.can_focus = False  # until it lists something, as the programmes
+                yield listed
             yield Static(_("Encounters"), classes="title")
             yield Picker[dict[str, Any]](id="encounters")
         yield Footer()
@@ -218,6 +231,8 @@ class ChartScreen(ReadingScreen):
             (task_list if task_list.items else encounter_list).focus()
         self.refresh_bindings()
         self.load_enrolments(record)
+        self.load_results()
+        self.load_vaccinations()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         record = self.record
@@ -225,12 +240,16 @@ class ChartScreen(ReadingScreen):
             return record is not None and allowed(self.desk.user.role, "merge patients") and not record.get("merged_into")
         if action == "survivor":
             return record is not None and bool(record.get("merged_into"))
-        if action in ("open", "edit", "open_encounter", "open_task"):
+        if action in ("open", "edit", "open_encounter", "open_task", "open_result", "card"):
             return record is not None
         if action == "enrol":
             return record is not None and allowed(self.desk.user.role, "enrol in a programme") and not record.get("merged_into")
         if action == "refer":
             return record is not None and allowed(self.desk.user.role, "refer") and not record.get("merged_into")
+        if action == "lab_result":
+            return record is not None and allowed(self.desk.user.role, "record lab results") and not record.get("merged_into")
+        if action == "vaccinate":
+            return record is not None and allowed(self.desk.user.role, "record vaccinations") and not record.get("merged_into")
         return True
 
     def _picked(self) -> Any:
@@ -245,6 +264,10 @@ class ChartScreen(ReadingScreen):
             self._open_task(*item)
         elif where == "enrolments":
             self._open_enrolment(item)
+        elif where == "results":
+            self._open_result(item)
+        elif where == "vaccinations":
+            self.action_card()
 
     def action_open_encounter(self) -> None:
         encounters = self.query_one("#encounters", Picker)
@@ -322,3 +345,57 @@ class ChartScreen(ReadingScreen):
     def action_survivor(self) -> None:
         if self.record is not None and self.record.get("merged_into"):
             self.post_message(OpenChart(self.record["merged_into"]))
+
+    # -- lab results and vaccinations -------------------------------------------------------------
+
+    @background(exclusive=True, group="results")
+    async def load_results(self) -> None:
+        from fieldkit.tui.labs import result_line
+
+        found = await self.desk.lab_results_of(self.patient_id)
+        mark = marks(self.record) if self.record else {}
+        results = self.query_one("#results", Picker)
+        results.show([(result_line(r, mark.get(r["patient_id"], "")), r) for r in found],
+                     _("No lab result yet (F6 records one)"))
+        results.can_focus = bool(found)
+
+    @background(exclusive=True, group="vaccinations")
+    async def load_vaccinations(self) -> None:
+        from fieldkit.tui.vaccinations import card_items
+
+        vaccines = await self.desk.vaccines()
+        card = await self.desk.vaccination_card(self.patient_id)
+        listed = self.query_one("#vaccinations", Picker)
+        listed.show(card_items(card, vaccines, full=False), _("No vaccination recorded (F10 records one)"))
+        listed.can_focus = bool(listed.items)
+
+    def action_open_result(self) -> None:
+        results = self.query_one("#results", Picker)
+        if results.chosen is None:
+            self.notify(_("No lab result yet (F6 records one)"))
+            return
+        results.focus()
+        self._open_result(results.chosen)
+
+    def _open_result(self, result: dict[str, Any]) -> None:
+        from fieldkit.tui.labs import ResultScreen
+
+        self.app.push_screen(ResultScreen(result["id"], full_name(self.record) if self.record else ""))
+
+    def action_lab_result(self) -> None:
+        from fieldkit.tui.labs import LabResultForm
+
+        if self.record is not None:
+            self.app.push_screen(LabResultForm(self.patient_id, full_name(self.record)))
+
+    def action_vaccinate(self) -> None:
+        from fieldkit.tui.vaccinate import VaccinateForm
+
+        if self.record is not None:
+            self.app.push_screen(VaccinateForm(self.patient_id, full_name(self.record)))
+
+    def action_card(self) -> None:
+        from fieldkit.tui.vaccinations import CardScreen
+
+        if self.record is not None:
+            self.app.push_screen(CardScreen(self.patient_id))

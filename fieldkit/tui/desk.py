@@ -444,3 +444,152 @@ class Desk:
 
     async def reschedule(self, followup_id: str, due: str) -> None:
         await self._write(services.reschedule, followup_id, due)
+
+    # -- lab results -----------------------------------------------------------------------------
+
+    async def lab_tests(self) -> dict[str, Any]:
+        """The test table (records/lab_codes: shipped and the site's), read off the loop."""
+        from fieldkit.records import lab_codes
+
+        return await off_loop(lab_codes.tests)
+
+    async def lab_results_of(self, patient_id: str) -> list[dict[str, Any]]:
+        """A patient's results (and those of records merged into theirs), newest sample first."""
+        from fieldkit.records import labs
+
+        return await self.store.aread(lambda conn: labs.results_of(conn, patient_id))
+
+    async def lab_result(self, result_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """One result as it stands, and its history (every value it had, who, when)."""
+        from fieldkit.records import labs
+
+        return await self.store.aread(lambda conn: (labs.result(conn, result_id), labs.history(conn, result_id)))
+
+    async def record_lab_result(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Record one result; returns it as stored, with the interpretation it was given."""
+        from fieldkit.records import labs
+
+        user = self.user
+        return await self.store.awrite(lambda tx: labs.result(tx, labs.record(tx, user, data)))
+
+    async def correct_lab_result(self, result_id: str, value: Any, unit: str | None, reason: str) -> None:
+        from fieldkit.records import labs
+
+        await self._write(labs.correct, result_id, value, unit=unit, reason=reason)
+
+    async def lab_result_in_error(self, result_id: str, reason: str) -> None:
+        from fieldkit.records import labs
+
+        await self._write(labs.entered_in_error, result_id, reason)
+
+    # -- a lab's file ----------------------------------------------------------------------------
+
+    async def lab_templates(self) -> dict[str, Any]:
+        from fieldkit.records import lab_templates
+
+        return await off_loop(lab_templates.templates)
+
+    async def screening_rounds(self) -> list[dict[str, Any]]:
+        from fieldkit.records import screening
+
+        return await self.store.aread(screening.rounds)
+
+    async def check_import(self, path: str, template_id: str, round_id: str | None,
+                           progress: Callable[[int, int], None]) -> Any:
+        """The dry run of a lab's file (lab_import.check) on a reader: its ImportPlan."""
+        from fieldkit.records import lab_import
+
+        return await self.store.aread(lambda conn: lab_import.check(path, template_id, conn, round_id=round_id,
+                                                                    progress=progress))
+
+    async def commit_import(self, plan: Any, progress: Callable[[int, int], None]) -> Any:
+        """Write what the dry run planned, in one transaction: its ImportResult."""
+        from fieldkit.records import lab_import
+
+        return await self._write(lab_import.commit, plan, progress=progress)
+
+    async def write_import_errors(self, plan: Any, typed: str) -> Path:
+        """The dry run's problems as CSV where the user said: never into the clinic's data folder,
+        never over an existing file. Returns the file's full path."""
+        from fieldkit.errors import FieldkitError
+        from fieldkit.i18n import _
+        from fieldkit.records import lab_import
+        from fieldkit.records.registry import to_csv
+        from fieldkit.tui.programmes import write_csv
+
+        if self.home.holds(Path(typed)):
+            raise FieldkitError(_("lists are written where you choose, never into the clinic's data folder"))
+        text = to_csv(lab_import.error_rows(plan), lab_import.ERROR_COLUMNS)
+        return await off_loop(write_csv, typed, text)
+
+    async def quarantined(self) -> list[dict[str, Any]]:
+        """The rows of lab files waiting for a person to say whose they are, each with its file's name."""
+        from fieldkit.records import lab_quarantine
+
+        def read(conn: Any) -> list[dict[str, Any]]:
+            files = dict(conn.execute("SELECT id, file_name FROM lab_imports"))
+            return [{**row, "file_name": files.get(row["import_id"]) or ""} for row in lab_quarantine.quarantined(conn)]
+        return await self.store.aread(read)
+
+    async def match_row(self, row_id: str, patient_id: str) -> list[str]:
+        from fieldkit.records import lab_quarantine
+
+        return await self._write(lab_quarantine.match_row, row_id, patient_id)
+
+    async def discard_row(self, row_id: str, reason: str) -> None:
+        from fieldkit.records import lab_quarantine
+
+        await self._write(lab_quarantine.discard_row, row_id, reason)
+
+    async def rounds_overview(self, on: date | None = None) -> list[dict[str, Any]]:
+        """Each screening round, the latest first, with its summary (records/screening.round_summary)."""
+        from fieldkit.records import screening
+
+        return await self.store.aread(lambda conn: [screening.round_summary(conn, planned["id"], today=on)
+                                                    for planned in screening.rounds(conn)])
+
+    # -- vaccinations ----------------------------------------------------------------------------
+
+    async def vaccines(self) -> dict[str, Any]:
+        from fieldkit.records.vaccines import vaccines
+
+        return await off_loop(vaccines)
+
+    async def schedules(self) -> dict[str, Any]:
+        from fieldkit.records.schedules import schedules
+
+        return await off_loop(schedules)
+
+    async def vaccine_lots(self, vaccine: str) -> list[dict[str, Any]]:
+        """A vaccine's lots, expired ones included and marked."""
+        from fieldkit.records import immunizations
+
+        return await self.store.aread(lambda conn: immunizations.lots(conn, vaccine))
+
+    async def vaccination_card(self, patient_id: str, on: date | None = None) -> dict[str, Any]:
+        """Every dose record of a patient and, per schedule, each dose's state and the immunity shown."""
+        from fieldkit.records import vaccine_lists
+
+        today = on or date.today()
+        return await self.store.aread(lambda conn: vaccine_lists.card(conn, patient_id, today=today))
+
+    async def vaccinate(self, mode: str, data: dict[str, Any]) -> Any:
+        """A dose given here ("given"), not given ("not-given") or given elsewhere ("historical"):
+        the records' Given (id, dose number, warnings, flags)."""
+        from fieldkit.records import immunizations
+
+        use_case = {immunizations.GIVEN: immunizations.give, immunizations.NOT_GIVEN: immunizations.not_given,
+                    immunizations.HISTORICAL: immunizations.historical}[mode]
+        return await self._write(use_case, data)
+
+    async def dose_in_error(self, immunization_id: str, reason: str) -> None:
+        from fieldkit.records import immunizations
+
+        await self._write(immunizations.entered_in_error, immunization_id, reason)
+
+    async def due_list(self, schedule_id: str, on: date | None = None) -> list[Any]:
+        """Who is due or overdue a dose (or a test) of the schedule, most overdue first."""
+        from fieldkit.records import vaccine_lists
+
+        today = on or date.today()
+        return await self.store.aread(lambda conn: vaccine_lists.due_list(conn, schedule_id, today=today))

@@ -19,7 +19,7 @@ from textual.widgets import Input
 from tui_support import PASSPHRASE, drawn_rows, screen, sign_in, until
 
 from fieldkit import i18n
-from fieldkit.records import enrolments, referral_services
+from fieldkit.records import enrolments, immunizations, referral_services, screening
 from fieldkit.records.services import Clinic
 from fieldkit.store.db import Store
 from fieldkit.store.home import Home
@@ -35,9 +35,10 @@ ALLOWED = {
     "fieldkit",  # the program's name
     "amina", "hoa",  # users' sign-in names are chosen by the clinic, like patients' names
     "news", "qsofa", "spo", "avpu", "acvpu", "icd", "muac", "qr", "svg",  # names of scores and measures, as clinicians say them
-    "rr", "csv",  # respiratory rate as a column heads it (kept by the translations), and the file format
+    "rr", "csv", "xlsx", "ods",  # respiratory rate as a column heads it (kept by the translations), file formats
     "pin",  # kept in Latin by the Arabic translation, as on phones and bank cards
-    "mmhg", "kg", "cm", "mm", "mg", "dl", "mmol",  # unit symbols
+    "mmhg", "kg", "cm", "mm", "mg", "dl", "mmol", "iu", "ml",  # unit symbols (UCUM: m[IU]/mL)
+    "hbsag", "hbs", "anti", "loinc",  # lab tests (HBsAg, Anti-HBs) and a code system, as labs write them
     "esc", "enter", "tab", "ctrl", "pgup", "pgdn",  # key names, as printed on the keys
 } | {word.lower() for name in i18n.LANGUAGES.values() for word in name.split()}  # each language's own name
 # Stripped before looking: key names (f2, ^p), ICD-10 codes, ids (device hex, record ULIDs, referral
@@ -152,6 +153,12 @@ def clinic(tmp_path):
     Clinic(other, User("0f1e2d3c4b5a6978", "hoa", "clinician")).run(referral_services.record_event, disputed,
                                                                        {"type": "arrived"})
     clinic.run(referral_services.record_event, disputed, {"type": "cancelled"})
+    # Hepatitis B: Samira's first dose three weeks ago, from a lot listed with its expiry; a round.
+    clinic.run(immunizations.add_lot, {"vaccine": "hepb-adult", "lot": "2291",
+                                       "expiry": (date.today() + timedelta(days=300)).isoformat()})
+    clinic.run(immunizations.give, {"patient_id": samira, "vaccine": "hepb-adult", "lot": "2291",
+                                    "occurred": (date.today() - timedelta(weeks=3)).isoformat()})
+    clinic.run(screening.create_round, {"name": "جولة حمص", "starts": started.isoformat(), "tests": ["hbsag"]})
     store.ingest(other.entries_after(store.version_vector(), limit=10**6))
     other.close()
     store.close()
@@ -303,6 +310,7 @@ async def tour(pilot) -> dict[str, list[str]]:
     await back()
     await programme_tour(pilot, shots, visit, back, samira.id)
     await referral_tour(pilot, shots, visit, back, samira.id, record)
+    await lab_and_vaccine_tour(pilot, shots, visit, back, samira.id)
     await pilot.press("ctrl+p")
     await pilot.pause(0.5)
     shots["palette, on home"] = await settled(pilot)
@@ -464,6 +472,68 @@ async def referral_tour(pilot, shots, visit, back, samira: str, record) -> None:
     await until(pilot, lambda: bool(str(app.screen.query_one("#refer-error").render()).strip()))
     await pilot.press(*"مشفى")
     shots["refer, refused, an unlisted facility"] = await settled(pilot)
+    await back()
+
+
+async def lab_and_vaccine_tour(pilot, shots, visit, back, samira: str) -> None:
+    """The lab and vaccination screens: a result refused, then saved with its interpretation; the
+    result with its history and the correction form; a dose too early, its reason asked; the card;
+    the due list; a lab file's import refused without a file; the quarantine; the rounds."""
+    from fieldkit.tui.lab_import import ImportScreen
+    from fieldkit.tui.labs import LabResultForm, ResultScreen
+    from fieldkit.tui.quarantine import QuarantineScreen
+    from fieldkit.tui.rounds import RoundsScreen
+    from fieldkit.tui.vaccinate import VaccinateForm
+    from fieldkit.tui.vaccinations import CardScreen, DueListScreen
+
+    app = pilot.app
+
+    def said(selector: str) -> bool:
+        return str(app.screen.query_one(selector).render()).strip() != ""
+
+    form = LabResultForm(samira, "سميرة الخطيب")
+    await visit("lab result", form, lambda: bool(form.tests))
+    form.query_one("#test").value = "anti-hbs"
+    await pilot.pause(0.2)
+    await pilot.press(*"ثمانية", "f2")  # a number in words: refused
+    await until(pilot, lambda: said("#lab-error"))
+    shots["lab result, refused"] = await settled(pilot)
+    form.query_one("#value").value = "8"
+    await pilot.press("f2")
+    await until(pilot, lambda: said("#lab-saved"))
+    shots["lab result, saved"] = await settled(pilot)
+    await back()
+    [result] = await app.desk.lab_results_of(samira)
+    await visit("lab result and its history", ResultScreen(result["id"], "سميرة الخطيب"),
+                lambda: app.screen.result is not None)
+    await pilot.press("f3")
+    await until(pilot, lambda: screen(app) == "CorrectForm")
+    shots["lab result, correct"] = await settled(pilot)
+    await pilot.press("escape")
+    await until(pilot, lambda: screen(app) == "ResultScreen")
+    await back()
+
+    dose = VaccinateForm(samira, "سميرة الخطيب")
+    await visit("vaccinate", dose, lambda: dose.card is not None)
+    dose.query_one("#vaccine").value = "hepb-adult"
+    await until(pilot, lambda: len(dose.lots) == 1)
+    dose.query_one("#lot").value = "2291"
+    await pilot.press("f2")
+    await until(pilot, lambda: said("#vaccinate-error") and dose.query_one("#reason-row").display)
+    shots["vaccinate, too early: the reason asked"] = await settled(pilot)
+    await back()
+    await visit("vaccination card", CardScreen(samira), lambda: app.screen.card is not None)
+    await back()
+    await visit("vaccinations due", DueListScreen(), lambda: app.screen.loaded)
+    await back()
+    await visit("import a lab's file", ImportScreen())
+    await pilot.press("f2")
+    await until(pilot, lambda: said("#import-error"))
+    shots["import a lab's file, no file"] = await settled(pilot)
+    await back()
+    await visit("quarantined lab rows", QuarantineScreen(), lambda: app.screen.loaded)
+    await back()
+    await visit("screening rounds", RoundsScreen(), lambda: app.screen.loaded)
     await back()
 
 
