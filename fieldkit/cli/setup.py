@@ -9,6 +9,8 @@ import click
 
 from fieldkit.cli.context import DEMO_PASSPHRASE, DEMO_USER, Context, open_tui
 
+LAB_FILE = "lab-file-example.csv"  # the next screening round's results, as the demo's lab sends them
+
 
 @click.command()
 @click.option("--supervisor", prompt="First supervisor's name", help="Name of the first supervisor user.")
@@ -36,6 +38,7 @@ def demo(context: Context, patients: int, no_tui: bool, seed: int) -> None:
     """Create (once) a demo clinic with realistic patients in five languages, then open it."""
     from fieldkit.records.demo import opening, seed_clinic
     from fieldkit.records.demo_programmes import seed_programmes
+    from fieldkit.records.demo_screening import lab_file, seed_screening
     from fieldkit.store.home import Home
     from fieldkit.store.session import create_clinic
     from fieldkit.sync.identity import new_device_key
@@ -50,9 +53,12 @@ def demo(context: Context, patients: int, no_tui: bool, seed: int) -> None:
                 report = seed_clinic(store, user.id, patients, seed=seed,
                                      progress=lambda done, total: bar.update(done - bar.pos))
             seed_programmes(store, user, seed=seed)
+            seed_screening(store, user, seed=seed)
+            lab_file(store, home.path / LAB_FILE)
         click.echo(f"seeded {report.patients} patients and {report.encounters} encounters "
                    f"in {report.seconds:.1f} s", err=True)
-    click.echo(f"demo clinic: {home.path}\nuser: {DEMO_USER}\npassphrase: {DEMO_PASSPHRASE}")
+    click.echo(f"demo clinic: {home.path}\nuser: {DEMO_USER}\npassphrase: {DEMO_PASSPHRASE}\n"
+               f"a lab's file to try importing: {home.path / LAB_FILE} (template homs-phl)")
     if not no_tui:
         context.home_option, context.user_option = str(home.path), DEMO_USER
         context.demo_passphrase = DEMO_PASSPHRASE

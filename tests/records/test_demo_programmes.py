@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from datetime import date
 
-from fieldkit.records import programme_lists, referral_lists, registry
+from fieldkit.records import lab_import, programme_lists, referral_lists, registry, screening, vaccine_lists
 from fieldkit.records.demo import seed_clinic
 from fieldkit.records.demo_programmes import FACILITY, REGISTRY, seed_programmes
+from fieldkit.records.demo_screening import HBSAG_POSITIVE, NON_RESPONDERS, lab_file, seed_screening
 from fieldkit.store.keystore import User
 from fieldkit.store.lifecycle import STATUSES
 
 DEMO = User("demo", "demo", "supervisor")
 
 
-def test_every_programme_and_referral_list_has_something_to_show(store):
+def test_every_programme_referral_and_staff_health_list_has_something_to_show(store, tmp_path):
     seed_clinic(store, DEMO.id, 1200)
     seed_programmes(store, DEMO)
     today = date.today()
@@ -30,3 +31,14 @@ def test_every_programme_and_referral_list_has_something_to_show(store):
     assert registry.counts(registered, "destination_country", unit="patients")["groups"] == REGISTRY
     operated = store.read(lambda conn: registry.line_list(conn, "surgical-mission", where={"outcome": "operated"}))
     assert len(operated) == 16
+
+    seed_screening(store, DEMO)
+    [planned] = store.read(screening.rounds)
+    summary = store.read(lambda conn: screening.round_summary(conn, planned["id"]))
+    assert summary["tests"]["hbsag"]["positive"] == len(HBSAG_POSITIVE)
+    assert summary["vaccination"]["repeat_series"] == len(NON_RESPONDERS) and summary["vaccination"]["immune"] > 10
+    due = store.read(lambda conn: vaccine_lists.due_list(conn, "hepb-staff", today=today))
+    assert {row.state for row in due} >= {"due", "overdue"}
+    lab_file(store, tmp_path / "lab.csv")
+    plan = store.read(lambda conn: lab_import.check(tmp_path / "lab.csv", "homs-phl", conn))
+    assert (plan.counts["quarantined"], plan.counts["errors"]) == (1, 1), plan.counts
