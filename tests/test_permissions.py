@@ -4,6 +4,7 @@ a receiving laptop (sync.verify) accepts from that role, and no other module kee
 from __future__ import annotations
 
 import re
+import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 import fieldkit
 from fieldkit.cli import cli
 from fieldkit.permissions import ACTIONS, ROLES, NotAllowed, roles_for
-from fieldkit.records import enrolments, referral_services, services
+from fieldkit.records import enrolments, immunizations, lab_import, labs, referral_services, screening, services
 from fieldkit.store.db import Change
 from fieldkit.store.keystore import User
 from fieldkit.sync.verify import roles_allowed
@@ -71,7 +72,23 @@ USE_CASES = {
         "enrolment_id": ids["enrolment"], "day": date.today().isoformat(), "spo2": 95}),
     "record a board's decision": lambda tx, user, ids: referral_services.record_event(tx, user, ids["board"], {
         "type": "approved", "board_reference": "NCB-2026-118"}),
+    "record vaccinations": lambda tx, user, ids: immunizations.give(tx, user, {
+        "patient_id": ids["patient"], "vaccine": "hepb-adult", "lot": "HB-2291"}),
+    "plan screening rounds": lambda tx, user, ids: screening.create_round(tx, user, {
+        "name": "Staff 2027", "starts": "2027-01-01", "tests": ["hbsag"]}),
+    "record lab results": lambda tx, user, ids: labs.record(tx, user, {
+        "patient_id": ids["patient"], "test": "hbsag", "value": "positive"}),  # and the follow-up it raises
+    "import lab results": lambda tx, user, ids: import_lab_file(tx, user),
 }
+
+
+def import_lab_file(tx, user):
+    """A lab's one-row file whose staff id nobody has: an import, and its row in quarantine."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "lab.csv"
+        path.write_text("Sample ID,Staff ID,Date of birth,Test,Result,Collected\r\n"
+                        "P-1,HMS-00404,01/01/1990,HBsAg,Negative,01/01/2026\r\n", encoding="utf-8")
+        return lab_import.commit(tx, user, lab_import.check(path, "homs-phl", tx))
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -15,7 +15,9 @@ import click
 from fieldkit.cli import (
     database,
     encounters,
+    export,
     hub,
+    labs,
     letters,
     network,
     patients,
@@ -25,6 +27,7 @@ from fieldkit.cli import (
     setup,
     sync,
     users,
+    vaccines,
 )
 from fieldkit.cli.context import Context, open_tui
 
@@ -46,7 +49,8 @@ def cli(ctx: click.Context, home: str | None, user: str | None) -> None:
 
 for command in (setup.init, setup.demo, session.unlock, session.lock, users.user, patients.patient,
                 encounters.encounter, referrals.referral, programmes.programme, letters.letter, database.db,
-                database.audit, network.network, sync.sync, hub.hub):
+                database.audit, network.network, sync.sync, hub.hub, labs.lab, labs.screening_round,
+                vaccines.vaccine, export.export):
     cli.add_command(command)
 
 

@@ -27,7 +27,7 @@ def documented() -> set[str]:
     for row in rows:
         for usage in re.findall(r"`(fieldkit[^`]*)`", row.split(" | ")[0]):
             # The command is the words before the first argument or option (CAPITALS, [, -, a value).
-            words = re.match(r"fieldkit(?: [a-z][a-z-]*(?![A-Z=]))*", usage).group(0).split()
+            words = re.match(r"fieldkit(?: [a-z][a-z0-9-]*(?![A-Z=]))*", usage).group(0).split()
             named.add(" ".join(words))
     return named
 
