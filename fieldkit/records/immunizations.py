@@ -27,7 +27,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from fieldkit.errors import FieldkitError
-from fieldkit.i18n import N_, _, day
+from fieldkit.i18n import N_, _, day, number
 from fieldkit.permissions import Write, require_write
 from fieldkit.records import immunity, schedules
 from fieldkit.records.dates import DateProblem, parse_day
@@ -308,7 +308,7 @@ def _place(tx: Transaction, patient_id: str, chosen: Vaccine, birth: date | None
 def _check_number(typed: int | None, place: _Place) -> None:
     if typed is not None and typed != place.number:
         raise FieldkitError(_("this is dose {number} of the series, not {typed}: record the earlier doses first "
-                              "(a dose given elsewhere needs only a year)").format(number=place.number, typed=typed))
+                              "(a dose given elsewhere needs only a year)").format(number=number(place.number), typed=number(typed)))
 
 
 def _early(place: _Place, reason: str, *, required: bool) -> tuple[str, ...]:
@@ -316,7 +316,7 @@ def _early(place: _Place, reason: str, *, required: bool) -> tuple[str, ...]:
     flags = tuple(flag for flag in place.flags if flag in (schedules.BELOW_INTERVAL, schedules.BELOW_AGE))
     if flags and required and not reason:
         raise FieldkitError(_("{flag}: dose {number} is allowed from {day}; give a reason to record it early").format(
-            flag=_(flags[0]), number=place.number, day=day(place.earliest) if place.earliest else "-"))
+            flag=_(flags[0]), number=number(place.number), day=day(place.earliest) if place.earliest else "-"))
     return flags
 
 

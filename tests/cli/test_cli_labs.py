@@ -60,10 +60,11 @@ def test_a_lab_file_is_checked_imported_once_and_its_unmatched_row_waits_in_quar
 
 
 def test_a_result_typed_then_corrected_keeps_its_history(clinic):
-    home, fatima = clinic
-    made = json.loads(ok(home, "lab", "add", fatima, "anti-hbs", "6", "--unit", "m[IU]/mL", "--json").stdout)
+    home, _fatima = clinic  # a patient of its own: the import test counts Fatima's results
+    samir = add(home, "--given", "Samir", "--family", "Haddad", "--birth-date", "1975-03-09")["id"]
+    made = json.loads(ok(home, "lab", "add", samir, "anti-hbs", "6", "--unit", "m[IU]/mL", "--json").stdout)
     assert (made["value"], made["interpretation"], made["loinc"]) == ("6", "L", "16935-9")
-    refused = run(home, "lab", "add", fatima, "anti-hbs", "6", "--unit", "IU/mL")
+    refused = run(home, "lab", "add", samir, "anti-hbs", "6", "--unit", "IU/mL")
     assert refused.returncode == 1 and refused.stderr.count("\n") == 1 and "never converted" in refused.stderr
     ok(home, "lab", "correct", made["id"], "16", "--reason", "the lab's sheet says 16")
     steps = json.loads(ok(home, "lab", "history", made["id"], "--json").stdout)
