@@ -188,7 +188,7 @@ class _People:
                 self.holds.setdefault(self.survivor(pid), {}).setdefault(system, set()).update(values)
         self.by_id = {key: {self.survivor(pid) for pid in found} & self.known.keys() for key, found in self.by_id.items()}
         self.by_sample: dict[str, set[str]] = {}
-        for held in _dict_rows(db, "SELECT sample_id, patient_id FROM lab_results WHERE voided IS NOT 1 AND "
+        for held in queries.rows_in(db, "SELECT sample_id, patient_id FROM lab_results WHERE voided IS NOT 1 AND "
                                "status != 'entered-in-error' AND sample_id IN ({marks})", sorted(set(samples))):
             if (pid := self.survivor(held["patient_id"])) in self.known:
                 self.by_sample.setdefault(held["sample_id"], set()).add(pid)
@@ -401,7 +401,7 @@ def _classify(plan: ImportPlan, db: Any) -> None:
              lambda r: (r["patient_id"], r["test"], r["collected"]))):
         cursor_sql = ("SELECT * FROM lab_results WHERE voided IS NOT 1 AND status != 'entered-in-error' AND " + sql
                       + " ORDER BY created")
-        for found in _dict_rows(db, cursor_sql, values):
+        for found in queries.rows_in(db, cursor_sql, values):
             held.setdefault(key_of(found), found)
     waiting = {canonical(parse(data).get("cells", {})): row_id for row_id, data in db.execute(
         "SELECT id, data FROM quarantined_rows WHERE voided IS NOT 1")} if any(
@@ -434,16 +434,6 @@ def _classify(plan: ImportPlan, db: Any) -> None:
 
 def _reading(result: dict[str, Any]) -> str:
     return " ".join(str(result.get(name)) for name in ("value", "unit", "coded", "text") if result.get(name))
-
-
-def _dict_rows(db: Any, sql: str, values: list[Any]) -> Iterable[dict[str, Any]]:
-    """The rows of `sql` whose `{marks}` takes each of `values`, 500 at a time (older SQLite builds
-    take at most 999 parameters)."""
-    for start in range(0, len(values), 500):
-        part = values[start:start + 500]
-        cursor = db.execute(sql.format(marks=",".join("?" * len(part))), part)
-        names = [c[0] for c in cursor.description]
-        yield from (dict(zip(names, row)) for row in cursor.fetchall())
 
 
 def _imported(db: Any, sha256: str) -> dict[str, Any] | None:
@@ -531,6 +521,6 @@ def error_rows(plan: ImportPlan) -> list[dict[str, Any]]:
             for p in plan.problems if p.code != "W_ALREADY"]
 
 
-def write_errors_csv(plan: ImportPlan, path: str | Path) -> None:
+def errors_csv(plan: ImportPlan) -> str:
     """The error list as CSV a spreadsheet opens (UTF-8 with a BOM): row, column, code, message, value."""
-    Path(path).write_text(to_csv(error_rows(plan), ERROR_COLUMNS), encoding="utf-8")
+    return to_csv(error_rows(plan), ERROR_COLUMNS)

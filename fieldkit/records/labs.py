@@ -211,9 +211,8 @@ def append(tx: Transaction, user: User, changes: list[Change], *, chunk: int | N
         if progress:
             progress(min(start + size, len(changes)), len(changes))
     ids = list({c.entity_id for c in changes if c.entity == "lab_result"})
-    read = [tx.execute(f"SELECT patient_id, loinc FROM lab_results WHERE id IN ({', '.join('?' * len(part))})", part)
-            .fetchall() for part in (ids[start:start + 500] for start in range(0, len(ids), 500))]
-    return immunity.after_results(tx, user, [(pid, loinc) for rows in read for pid, loinc in rows])
+    read = queries.rows_in(tx, "SELECT patient_id, loinc FROM lab_results WHERE id IN ({marks})", ids)
+    return immunity.after_results(tx, user, [(row["patient_id"], row["loinc"]) for row in read])
 
 
 def _moving(tx: Transaction, user: User, result_id: str, action: str, reason: str) -> tuple[dict[str, Any], str]:

@@ -4,6 +4,7 @@ patient's record, the one read that writes: it is audited in the transaction tha
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dt_time
 from typing import Any
@@ -16,6 +17,16 @@ from fieldkit.store.entities import MUTABLE, PATIENT
 from fieldkit.store.hlc import millis, pack
 from fieldkit.store.keystore import User
 from fieldkit.store.lifecycle import TO_SEND
+
+
+def rows_in(db: Any, sql: str, values: list[Any]) -> Iterator[dict[str, Any]]:
+    """The rows of `sql` whose `{marks}` takes each of `values`, 500 at a time (older SQLite builds
+    take at most 999 parameters)."""
+    for start in range(0, len(values), 500):
+        part = values[start:start + 500]
+        cursor = db.execute(sql.format(marks=",".join("?" * len(part))), part)
+        names = [c[0] for c in cursor.description]
+        yield from (dict(zip(names, row)) for row in cursor.fetchall())
 
 
 def when(ver: str) -> str:

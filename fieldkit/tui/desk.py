@@ -514,13 +514,11 @@ class Desk:
         from fieldkit.errors import FieldkitError
         from fieldkit.i18n import _
         from fieldkit.records import lab_import
-        from fieldkit.records.registry import to_csv
         from fieldkit.tui.programmes import write_csv
 
         if self.home.holds(Path(typed)):
             raise FieldkitError(_("lists are written where you choose, never into the clinic's data folder"))
-        text = to_csv(lab_import.error_rows(plan), lab_import.ERROR_COLUMNS)
-        return await off_loop(write_csv, typed, text)
+        return await off_loop(write_csv, typed, lab_import.errors_csv(plan))
 
     async def quarantined(self) -> list[dict[str, Any]]:
         """The rows of lab files waiting for a person to say whose they are, each with its file's name."""

@@ -175,7 +175,7 @@ def test_the_error_list_names_row_column_code_and_message_and_the_summary_counts
     assert plan.counts == {"rows": 4, "ok": 1, "errors": 3, "quarantined": 0, "already": 0, "new_results": 1,
                            "corrections": 0, "finalised": 0}
     out = tmp_path / "errors-out.csv"
-    lab_import.write_errors_csv(plan, out)
+    out.write_text(lab_import.errors_csv(plan), encoding="utf-8")
     listed = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
     assert [(r["column"], r["code"], r["value"]) for r in listed if r["row"] == "3"] == [
         ("Collected", "E_DATE", "31/02/2026"), ("Unit", "E_UNIT", "mg/dL")]
