@@ -12,7 +12,7 @@ import os
 import secrets
 import sqlite3
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -174,22 +174,13 @@ class Keystore:
 
     def unlock(self, name: str, passphrase: str) -> tuple[User, bytes]:
         user = self.user(name)
-        with self._connect() as conn:
-            memory_kib, iterations, lanes, salt, nonce, sealed = conn.execute(
-                "SELECT memory_kib, iterations, lanes, salt, nonce, sealed FROM users WHERE id = ?", (user.id,)
-            ).fetchone()
-        from cryptography.exceptions import InvalidTag
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-        kek = _derive(passphrase, salt, memory_kib, iterations, lanes)
-        try:
-            key = AESGCM(kek).decrypt(nonce, sealed, self._aad(user.id, memory_kib, iterations, lanes))
-        except InvalidTag:
+        key = open_slot(self.slots([user.id])[0], passphrase, self.database_id())
+        if key is None:
             # Kept here until the next sign-in copies it into the encrypted audit chain, which a
             # wrong passphrase cannot open (store/session.audit_refusals).
             with self._connect() as conn:
                 conn.execute("INSERT INTO refused VALUES (?, ?)", (user.id, datetime.now(UTC).isoformat(timespec="seconds")))
-            raise WrongPassphrase(_("wrong passphrase for {name}").format(name=user.name)) from None
+            raise WrongPassphrase(_("wrong passphrase for {name}").format(name=user.name))
         return user, key
 
     def refusals(self) -> list[tuple[int, str, str]]:
@@ -217,10 +208,50 @@ class Keystore:
 
         salt, nonce = os.urandom(16), os.urandom(12)
         kek = _derive(passphrase, salt, kdf["memory_kib"], kdf["iterations"], kdf["lanes"])
-        aad = self._aad(user_id, kdf["memory_kib"], kdf["iterations"], kdf["lanes"])
+        aad = _aad(self.database_id(), user_id, kdf["memory_kib"], kdf["iterations"], kdf["lanes"])
         return kdf["memory_kib"], kdf["iterations"], kdf["lanes"], salt, nonce, AESGCM(kek).encrypt(nonce, key, aad)
 
-    def _aad(self, user_id: str, memory_kib: int, iterations: int, lanes: int) -> bytes:
-        # Binding the slot to this database and its cost parameters stops a slot being swapped in
-        # from another keystore or downgraded to a cheaper KDF.
-        return f"{self.database_id()}|{user_id}|{memory_kib}|{iterations}|{lanes}".encode()
+    def slots(self, user_ids: Iterable[str]) -> list[Slot]:
+        """These users' key slots as stored (a backup carries them to open it elsewhere)."""
+        wanted = list(user_ids)
+        with self._connect() as conn:
+            rows = {row[0]: row for row in conn.execute(
+                "SELECT id, memory_kib, iterations, lanes, salt, nonce, sealed FROM users")}
+        return [Slot(*rows[user_id]) for user_id in wanted if user_id in rows]
+
+    def image(self) -> bytes:
+        """The whole keystore file as one consistent image (what a backup seals)."""
+        with self._connect() as conn:
+            return conn.serialize()
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One user's sealed copy of the database key, and the cost of the key that seals it."""
+
+    user: str
+    memory_kib: int
+    iterations: int
+    lanes: int
+    salt: bytes
+    nonce: bytes
+    sealed: bytes
+
+
+def open_slot(slot: Slot, passphrase: str, database_id: str) -> bytes | None:
+    """The database key, or None if `passphrase` is not the one this slot was sealed with."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    kek = _derive(passphrase, slot.salt, slot.memory_kib, slot.iterations, slot.lanes)
+    try:
+        return AESGCM(kek).decrypt(slot.nonce, slot.sealed,
+                                   _aad(database_id, slot.user, slot.memory_kib, slot.iterations, slot.lanes))
+    except InvalidTag:
+        return None
+
+
+def _aad(database_id: str, user_id: str, memory_kib: int, iterations: int, lanes: int) -> bytes:
+    # Binding the slot to this database and its cost parameters stops a slot being swapped in
+    # from another keystore or downgraded to a cheaper KDF.
+    return f"{database_id}|{user_id}|{memory_kib}|{iterations}|{lanes}".encode()
