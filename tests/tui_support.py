@@ -48,6 +48,12 @@ async def open_encounter_for_fatima(pilot) -> None:
     await until(pilot, lambda: screen(app) == "EncounterScreen")
 
 
+async def save_an_encounter(pilot, temperature: str) -> None:
+    """On the encounter form: a temperature and a pulse, F2 to save, back on the chart."""
+    await pilot.press(*temperature, "tab", *"88", "f2")
+    await until(pilot, lambda: screen(pilot.app) == "ChartScreen" and pilot.app.screen.record is not None)
+
+
 def drawn_rows(app) -> list[str]:
     """The screen as the terminal draws it, one string per row (read from the screenshot's SVG,
     its no-break spaces back to spaces): what a person sees, after wrapping and right-to-left layout."""

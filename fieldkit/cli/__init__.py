@@ -13,6 +13,7 @@ import sys
 import click
 
 from fieldkit.cli import (
+    backup,
     database,
     encounters,
     export,
@@ -50,7 +51,7 @@ def cli(ctx: click.Context, home: str | None, user: str | None) -> None:
 for command in (setup.init, setup.demo, session.unlock, session.lock, users.user, patients.patient,
                 encounters.encounter, referrals.referral, programmes.programme, letters.letter, database.db,
                 database.audit, network.network, sync.sync, hub.hub, labs.lab, labs.screening_round,
-                vaccines.vaccine, export.export):
+                vaccines.vaccine, export.export, backup.backup, backup.restore):
     cli.add_command(command)
 
 

@@ -50,6 +50,11 @@ class Context:
     def open(self) -> tuple[Store, User]:
         """Unlock as the chosen user (through the unlocked session, if one is running for them);
         the caller closes the store. Imports only what opening needs: a command starts fast."""
+        store, user, _key = self.open_keyed()
+        return store, user
+
+    def open_keyed(self) -> tuple[Store, User, bytes]:
+        """As `open`, with the database key (for a backup)."""
         from fieldkit.records import site
         from fieldkit.store import agent
         from fieldkit.store.db import Store
@@ -57,12 +62,12 @@ class Context:
         home = self.home
         site.use(home.path)  # the clinic's own facilities and programmes
         unlocked = agent.fetch(home) if home.exists else None
-        from fieldkit.store.session import refuse_revoked, unlock
+        from fieldkit.store.session import refuse_revoked, unlock_keyed
 
         if unlocked and self.user_option in (None, unlocked.user.name, unlocked.user.id):
-            return refuse_revoked(Store(home.database, unlocked.key), unlocked.user), unlocked.user
+            return refuse_revoked(Store(home.database, unlocked.key), unlocked.user), unlocked.user, unlocked.key
 
-        return unlock(home, self.user_name(), self.passphrase())
+        return unlock_keyed(home, self.user_name(), self.passphrase())
 
     def clinic(self) -> Clinic:
         """The clinic's use cases, unlocked as `open` does; the caller closes `clinic.store`."""

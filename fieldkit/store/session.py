@@ -57,6 +57,12 @@ def create_clinic(home: Home, *, supervisor: str, passphrase: str, device_id: st
 
 
 def unlock(home: Home, name: str, passphrase: str) -> tuple[Store, User]:
+    store, user, _key = unlock_keyed(home, name, passphrase)
+    return store, user
+
+
+def unlock_keyed(home: Home, name: str, passphrase: str) -> tuple[Store, User, bytes]:
+    """As `unlock`, with the database key too (a backup copies the database under it)."""
     if not home.exists:
         raise FieldkitError(f"no clinic in {home.path} (run `fieldkit init` or `fieldkit demo`)")
     exposed = home.exposure()
@@ -66,7 +72,7 @@ def unlock(home: Home, name: str, passphrase: str) -> tuple[Store, User]:
     user, key = keystore.unlock(name, passphrase)
     store = refuse_revoked(Store(home.database, key), user)
     audit_refusals(keystore, store)
-    return store, user
+    return store, user, key
 
 
 def audit_refusals(keystore: Keystore, store: Store) -> None:

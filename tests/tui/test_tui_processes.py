@@ -10,7 +10,7 @@ import json
 import os
 import sys
 
-from tui_support import PASSPHRASE, open_encounter_for_fatima, screen, sign_in, until
+from tui_support import PASSPHRASE, open_encounter_for_fatima, save_an_encounter, screen, sign_in, until
 
 from fieldkit.store.maintenance import check
 from fieldkit.store.session import unlock
@@ -63,11 +63,6 @@ async def test_a_command_in_another_shell_then_saves_on_the_screen(home):
     report = await asyncio.to_thread(whole, home)
     assert report["ok"] and report["patients"] == 2 and report["encounters"] == 2
     assert report["audit_rows"] >= 2 + 1 + 2 + 4  # registrations, the encounters, and chart openings
-
-
-async def save_an_encounter(pilot, temperature: str) -> None:
-    await pilot.press(*temperature, "tab", *"88", "f2")
-    await until(pilot, lambda: screen(pilot.app) == "ChartScreen" and pilot.app.screen.record is not None)
 
 
 async def test_a_user_added_on_f10_beside_another_process_is_in_the_journal_too(home):
