@@ -63,7 +63,10 @@ def hub_join(code: str, address: str | None, data: Path) -> None:
 @click.option("--pages-port", type=int, default=None, help="Port of the programme managers' pages [the next one; -1: none].")
 @click.option("--database", default=None, help="sqlite:///PATH (default: hub.db in the data directory) or "
                                                 "postgresql://USER@HOST/DB")
-def hub_serve(data: Path, host: str | None, port: int | None, pages_port: int | None, database: str | None) -> None:
+@click.option("--reuse-port", is_flag=True, help="Share the ports with other `hub serve` processes on the same "
+                                                 "PostgreSQL (SO_REUSEPORT): the kernel spreads connections over them.")
+def hub_serve(data: Path, host: str | None, port: int | None, pages_port: int | None, database: str | None,
+              reuse_port: bool) -> None:
     """Receive laptops' uploads until SIGINT or SIGTERM; one JSON log line per request on stderr."""
     import asyncio
     import logging
@@ -84,7 +87,7 @@ def hub_serve(data: Path, host: str | None, port: int | None, pages_port: int | 
         stop = asyncio.Event()
         for number in (signal.SIGINT, signal.SIGTERM):
             asyncio.get_running_loop().add_signal_handler(number, stop.set)
-        async with Hub(settings, storage, member) as running:
+        async with Hub(settings, storage, member, reuse_port=reuse_port) as running:
             click.echo(f"hub of {member.network.name} on {settings.host}:{running.port} ({storage.kind})")
             if running.pages_port is not None:
                 from fieldkit.hub.web import certificate

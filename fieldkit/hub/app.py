@@ -456,8 +456,12 @@ def tls_context(identity: Membership):
 class Hub:
     """The hub running on a port until stopped: for `fieldkit hub serve` and the tests."""
 
-    def __init__(self, settings: HubSettings, storage: HubStorage, identity: Membership) -> None:
+    def __init__(self, settings: HubSettings, storage: HubStorage, identity: Membership, *,
+                 reuse_port: bool = False) -> None:
         self.settings, self.storage, self.identity = settings, storage, identity
+        # SO_REUSEPORT on both ports: several processes on one PostgreSQL listen on the same port,
+        # and the kernel spreads new connections over them.
+        self.reuse_port = reuse_port
         self.port = settings.port
         self._runner: web.AppRunner | None = None
         self._pages: web.AppRunner | None = None
@@ -476,7 +480,7 @@ class Hub:
                                      keepalive_timeout=75, shutdown_timeout=10, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port, ssl_context=tls_context(self.identity),
-                           backlog=1024)
+                           backlog=1024, reuse_port=self.reuse_port)
         await site.start()
         self.port = self._runner.addresses[0][1]
         if self.settings.pages_at is not None:
@@ -486,7 +490,8 @@ class Hub:
                                         shutdown_timeout=10, access_log=None)
             await self._pages.setup()
             pages_tls = await asyncio.to_thread(certificate.context, self.settings.data, self.settings.host)
-            await web.TCPSite(self._pages, self.settings.host, self.settings.pages_at, ssl_context=pages_tls).start()
+            await web.TCPSite(self._pages, self.settings.host, self.settings.pages_at, ssl_context=pages_tls,
+                              reuse_port=self.reuse_port).start()
             self.pages_port = self._pages.addresses[0][1]
         if self.refresher is not None:
             self.refresher.start()

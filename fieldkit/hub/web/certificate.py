@@ -11,6 +11,7 @@ The certificate is kept, so the browser's exception and the printed fingerprint 
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 import os
 import socket
@@ -40,10 +41,18 @@ def _names(host: str) -> list[x509.GeneralName]:
 
 
 def ensure(data: Path, host: str = "0.0.0.0") -> tuple[Path, Path]:
-    """The pages' (certificate, key) files in `data`, made the first time."""
+    """The pages' (certificate, key) files in `data`, made the first time. Several hub processes
+    starting at once (`--reuse-port`) take turns: one makes the pair, the others read it, so none
+    ends up serving a key that is not its certificate's."""
     certificate, key_file = data / CERTIFICATE, data / KEY
-    if certificate.exists() and key_file.exists():
-        return certificate, key_file
+    with (data / "pages.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (certificate.exists() and key_file.exists()):
+            _make(host, certificate, key_file)
+    return certificate, key_file
+
+
+def _make(host: str, certificate: Path, key_file: Path) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"fieldkit hub {socket.gethostname()}"[:64])])
     now = datetime.now(UTC)
@@ -59,7 +68,6 @@ def ensure(data: Path, host: str = "0.0.0.0") -> tuple[Path, Path]:
         out.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption()))
     certificate.write_bytes(made.public_bytes(serialization.Encoding.PEM))
-    return certificate, key_file
 
 
 def fingerprint(data: Path) -> str:
