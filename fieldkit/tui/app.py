@@ -319,6 +319,12 @@ class FieldkitApp(App):
         if self.desk is not None:
             self.push_screen(RoundsScreen())
 
+    def action_backup(self) -> None:
+        from fieldkit.tui.backup import BackupScreen
+
+        if self.desk is not None:
+            self.push_screen(BackupScreen())
+
     def action_settings(self) -> None:
         if self.desk is not None:
             self.push_screen(SettingsScreen(round(self.idle_lock_seconds / 60)))
@@ -346,6 +352,8 @@ class FieldkitApp(App):
                             self.action_due_list)
         yield SystemCommand(_("Screening rounds"), _("People tested per round, and their vaccination"),
                             self.action_rounds)
+        yield SystemCommand(_("Back up to a stick"), _("The clinic, encrypted, onto a stick; you can go on working"),
+                            self.action_backup)
         yield SystemCommand(_("Day summary"), _("Patients seen, risk bands, referrals, follow-ups (F6)"),
                             self.action_day_summary)
         yield SystemCommand(_("Merge duplicates"), _("Two registrations of one person become one (F7)"),

@@ -25,6 +25,7 @@ from fieldkit.records.search import PatientSummary
 from fieldkit.records.search import search as find_patients
 from fieldkit.records.services import RecordedEncounter, Registration, validated
 from fieldkit.records.worklists import PAGE, Today
+from fieldkit.store import backup as backups
 from fieldkit.store import drafts, session
 from fieldkit.store.db import Committed, Store
 from fieldkit.store.home import Home
@@ -105,6 +106,11 @@ class Desk:
 
     async def close(self) -> None:
         await off_loop(self.store.close)
+
+    async def backup(self, destination: Path, passphrase: str) -> backups.Made:
+        """The clinic onto a stick: the passphrase, asked again, unwraps the key the copy is made with."""
+        _user, key = await off_loop(Keystore(self.home.keystore).unlock, self.user.name, passphrase)
+        return await off_loop(backups.backup, self.home, self.store, key, self.user, destination)
 
     async def start_sync(self, on_change: Callable[[], None], *, interfaces: list[str] | None = None) -> Engine | None:
         """The sync engine on this laptop's network, running; None if the laptop is in no network."""

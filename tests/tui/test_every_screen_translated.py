@@ -478,7 +478,8 @@ async def referral_tour(pilot, shots, visit, back, samira: str, record) -> None:
 async def lab_and_vaccine_tour(pilot, shots, visit, back, samira: str) -> None:
     """The lab and vaccination screens: a result refused, then saved with its interpretation; the
     result with its history and the correction form; a dose too early, its reason asked; the card;
-    the due list; a lab file's import refused without a file; the quarantine; the rounds."""
+    the due list; a lab file's import refused without a file; the quarantine; the rounds; a backup with no folder."""
+    from fieldkit.tui.backup import BackupScreen
     from fieldkit.tui.lab_import import ImportScreen
     from fieldkit.tui.labs import LabResultForm, ResultScreen
     from fieldkit.tui.quarantine import QuarantineScreen
@@ -534,6 +535,12 @@ async def lab_and_vaccine_tour(pilot, shots, visit, back, samira: str) -> None:
     await visit("quarantined lab rows", QuarantineScreen(), lambda: app.screen.loaded)
     await back()
     await visit("screening rounds", RoundsScreen(), lambda: app.screen.loaded)
+    await back()
+    await visit("back up to a stick", BackupScreen())
+    app.screen.query_one("#destination", Input).value = ""
+    await pilot.press("f2")
+    await until(pilot, lambda: said("#backup-error"))
+    shots["back up to a stick, no folder"] = await settled(pilot)
     await back()
 
 
