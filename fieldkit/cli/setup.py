@@ -57,8 +57,9 @@ def demo(context: Context, patients: int, no_tui: bool, seed: int) -> None:
             lab_file(store, home.path / LAB_FILE)
         click.echo(f"seeded {report.patients} patients and {report.encounters} encounters "
                    f"in {report.seconds:.1f} s", err=True)
-    click.echo(f"demo clinic: {home.path}\nuser: {DEMO_USER}\npassphrase: {DEMO_PASSPHRASE}\n"
-               f"a lab's file to try importing: {home.path / LAB_FILE} (template homs-phl)")
+    click.echo(f"demo clinic: {home.path}\nuser: {DEMO_USER}\npassphrase: {DEMO_PASSPHRASE}")
+    if (home.path / LAB_FILE).exists():
+        click.echo(f"a lab's file to try importing: {home.path / LAB_FILE} (template homs-phl)")
     if not no_tui:
         context.home_option, context.user_option = str(home.path), DEMO_USER
         context.demo_passphrase = DEMO_PASSPHRASE

@@ -140,3 +140,11 @@ def test_help_is_fast_and_imports_nothing_heavy():
 def test_impossible_age_is_one_line(clinic):
     result = run(clinic, "patient", "add", "--given", "Lan", "--age", "140")
     assert result.returncode == 1 and result.stderr == "error: Age: 140 years is not possible (0–125)\n"
+
+
+def test_a_small_demo_clinic_is_made_without_a_lab_file(tmp_path):
+    # thirty patients hold no screened staff: the demo then offers no lab file (it failed on one)
+    home = tmp_path / "demo"
+    result = ok(home, "--home", str(home), "demo", "--no-tui", "--patients", "30")
+    assert "passphrase:" in result.stdout and "lab's file" not in result.stdout
+    assert json.loads(ok(home, "--home", str(home), "db", "check", "--json", passphrase="demo-clinic-2026").stdout)["ok"]
