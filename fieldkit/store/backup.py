@@ -143,7 +143,7 @@ def backup(home: Home, store: Store, key: bytes, user: User, destination: Path, 
         supervisors = [u.id for u in keystore.users() if u.role == "supervisor" and u.id != user.id]
         manifest["slots"] = [{**asdict(slot), "salt": slot.salt.hex(), "nonce": slot.nonce.hex(),
                               "sealed": slot.sealed.hex()} for slot in keystore.slots([user.id, *supervisors])]
-        manifest["files"] = {file: _digest(partial / file) for file in (DATABASE, KEYSTORE)}
+        manifest["files"] = _gently(lambda: {file: _digest(partial / file) for file in (DATABASE, KEYSTORE)})
         manifest["seal"] = _seal(manifest, key)
         _write(partial / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode())
         _sync_folder(partial)
