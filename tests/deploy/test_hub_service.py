@@ -32,22 +32,12 @@ import pytest
 from hub_support import HUB_KEY, POSTGRES, enrol_hub, open_storage
 from sync_support import journal, network
 
+from deploy.conftest import require_tool
 from fieldkit.sync.forwarder import push
 
 REPO = Path(__file__).resolve().parents[2]
 HUB = REPO / "deploy" / "hub"
 SYSTEMD = HUB / "systemd"
-
-
-def need(tool: str) -> str:
-    """The tool's path; a skip with the reason where it is missing (a failure when CI requires tools)."""
-    found = shutil.which(tool)
-    if found is None:
-        why = f"{tool} is not installed here"
-        if os.environ.get("FIELDKIT_REQUIRE_TOOLS") == "1":
-            pytest.fail(why)
-        pytest.skip(why)
-    return found
 
 
 def register(laptop, count: int, prefix: str) -> None:
@@ -218,7 +208,7 @@ def age(path: Path, days: float) -> None:
 
 async def test_a_pg_backup_restored_into_a_new_database_serves_the_same_entries(tmp_path):
     for tool in ("pg_dump", "pg_restore", "psql"):
-        need(tool)
+        require_tool(tool)
     a, b = await asyncio.to_thread(network, tmp_path, 2)
     await asyncio.to_thread(register, a, 200, "r")
     data, backups = tmp_path / "hub", tmp_path / "backups"
@@ -267,7 +257,7 @@ async def test_a_pg_backup_restored_into_a_new_database_serves_the_same_entries(
 
 
 def test_a_failed_pg_backup_leaves_no_file_and_removes_nothing(tmp_path):
-    need("pg_dump")
+    require_tool("pg_dump")
     backups = tmp_path / "backups"
     backups.mkdir()
     kept = backups / "fieldkit-hub-20000101T000000Z.dump"
@@ -300,7 +290,7 @@ def settings_read() -> set[str]:
 def test_the_systemd_units_verify(tmp_path):
     """`systemd-analyze verify` on the units, with their programs pointed at this checkout's (it
     refuses a unit whose ExecStart does not exist); any warning at all fails the test."""
-    need("systemd-analyze")
+    require_tool("systemd-analyze")
     for path in SYSTEMD.glob("fieldkit-hub*"):
         text = path.read_text().replace("/opt/fieldkit-hub/bin/fieldkit", str(Path(sys.executable).parent / "fieldkit"))
         (tmp_path / path.name).write_text(text.replace("/usr/local/lib/fieldkit-hub/", f"{HUB}/"))
@@ -382,7 +372,7 @@ def test_the_hub_unit_runs_the_hub_as_its_exec_start_says(tmp_path):
 def test_logrotate_copytruncate_keeps_an_appending_log_whole(tmp_path):
     """The log-to-file drop-in opens stderr O_APPEND, so after logrotate's copytruncate the next
     line lands at the start of the emptied file, not after a hole of NUL bytes."""
-    need("logrotate")
+    require_tool("logrotate")
     dropin = unit("log-to-file/fieldkit-hub-log-file.conf")["Service"]
     assert dropin["StandardError"].startswith("append:/var/log/fieldkit-hub/")
     logs = tmp_path / "log"
