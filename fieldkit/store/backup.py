@@ -39,6 +39,7 @@ from typing import Any, TypeVar
 
 from fieldkit.errors import FieldkitError, WrongPassphrase
 from fieldkit.i18n import _
+from fieldkit.permissions import SUPERVISOR
 from fieldkit.store import fold
 from fieldkit.store.connection import connect
 from fieldkit.store.db import Store
@@ -140,7 +141,7 @@ def backup(home: Home, store: Store, key: bytes, user: User, destination: Path, 
         nonce = os.urandom(12)
         sealed = AESGCM(_subkey(key, b"keystore")).encrypt(nonce, keystore.image(), _keystore_aad(manifest))
         _write(partial / KEYSTORE, nonce + sealed)
-        supervisors = [u.id for u in keystore.users() if u.role == "supervisor" and u.id != user.id]
+        supervisors = [u.id for u in keystore.users() if u.role in SUPERVISOR and u.id != user.id]
         manifest["slots"] = [{**asdict(slot), "salt": slot.salt.hex(), "nonce": slot.nonce.hex(),
                               "sealed": slot.sealed.hex()} for slot in keystore.slots([user.id, *supervisors])]
         manifest["files"] = _gently(lambda: {file: _digest(partial / file) for file in (DATABASE, KEYSTORE)})
