@@ -16,15 +16,13 @@ import sys
 import tomllib
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from lockfile import PIN, entries, normal  # stage0's own module, one folder up
+
 REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?\s*([^;]*)")
-PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
 COMPARE = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq,
            "!=": operator.ne}
 FROM_FIELDKIT = "fieldkit (pyproject.toml)"
-
-
-def normal(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def release(version: str) -> tuple[int, ...]:
@@ -53,16 +51,10 @@ def allows(specifier: str, version: str) -> bool:
 
 def pins(lock_text: str) -> tuple[dict[str, str], set[str]]:
     """Every pinned name with its version, and the names the lock says fieldkit asked for."""
-    pinned: dict[str, str] = {}
-    direct: set[str] = set()
-    current = None
-    for line in lock_text.splitlines():
-        match = PIN.match(line)
-        if match:
-            current = normal(match.group(1))
-            pinned[current] = match.group(2)
-        elif current and line.lstrip().startswith("#") and FROM_FIELDKIT in line:
-            direct.add(current)
+    _header, found = entries(lock_text)
+    pinned = {name: PIN.match(lines[0]).group(2) for name, lines in found.items()}  # type: ignore[union-attr]
+    direct = {name for name, lines in found.items()
+              if any(line.lstrip().startswith("#") and FROM_FIELDKIT in line for line in lines)}
     return pinned, direct
 
 

@@ -23,7 +23,7 @@ if [ -n "${SDIST_ONLY+set}" ]; then
 else
     mapfile -t sdist_only < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$STAGE0/01-wheelhouse/sdist-only")
 fi
-python3 "$STAGE0/01-wheelhouse/lockfile.py" split "$lock" "$scratch/binary.lock" "$scratch/sdist" "${sdist_only[@]}"
+python3 "$STAGE0/lockfile.py" split "$lock" "$scratch/binary.lock" "$scratch/sdist" "${sdist_only[@]}"
 
 mkdir -p "$scratch/built"
 for requirement in "$scratch"/sdist/*.txt; do
@@ -34,7 +34,7 @@ for requirement in "$scratch"/sdist/*.txt; do
 done
 for wheel in "$scratch"/built/*.whl; do
     [ -e "$wheel" ] || break
-    python3 "$STAGE0/01-wheelhouse/lockfile.py" add-hash "$lock" "$wheel"
+    python3 "$STAGE0/lockfile.py" add-hash "$lock" "$wheel"
 done
 
 # fieldkit from a copy of just what its wheel holds: building in SRC would leave build/ there.

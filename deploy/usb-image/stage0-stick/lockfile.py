@@ -1,4 +1,5 @@
-"""The two edits the wheelhouse step makes to the stick's copy of requirements.lock.
+"""How requirements.lock is read (its entries: a pin, hashes, comments), for the lock's drift
+check (00-lock/check_lock.py), and the two edits the wheelhouse step makes to the stick's copy.
 
     python3 lockfile.py split LOCK BINARY_LOCK SDIST_DIR [NAME ...]
         BINARY_LOCK: the lock without NAMEs' entries; SDIST_DIR/NAME.txt: each NAME's entry alone.
@@ -14,7 +15,7 @@ import re
 import sys
 from pathlib import Path
 
-PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==")
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
 
 
 def normal(name: str) -> str:
