@@ -36,23 +36,42 @@ def enrol_hub(data: Path, founder) -> None:
     identity.join(data, network, certs.enrol(founder.member.network_key, network, identity.public(data)))
 
 
+def postgres_admin(statement: str) -> None:
+    """Run one statement as the test cluster's owner (making a schema or a database); skip where
+    no PostgreSQL runs on loopback."""
+    try:
+        with psycopg.connect(POSTGRES, autocommit=True) as conn:
+            conn.execute(statement)
+    except psycopg.OperationalError as exc:
+        why = f"PostgreSQL is not running on 127.0.0.1:5432 ({str(exc).strip().splitlines()[0]}); .ci/run starts it"
+        # set by .ci/run: there, a skip would hide a failure
+        if os.environ.get("FIELDKIT_REQUIRE_POSTGRES") or os.environ.get("FIELDKIT_REQUIRE_TOOLS") == "1":
+            pytest.fail(why)
+        pytest.skip(why)
+
+
 @contextmanager
 def postgres_schema() -> Iterator[str]:
     """A database URL whose tables live in a schema of their own, dropped afterwards."""
     schema = f"hub_{uuid.uuid4().hex[:12]}"
-    try:
-        with psycopg.connect(POSTGRES, autocommit=True) as conn:
-            conn.execute(f"CREATE SCHEMA {schema}")
-    except psycopg.OperationalError as exc:
-        why = f"PostgreSQL is not running on 127.0.0.1:5432 ({str(exc).strip().splitlines()[0]}); .ci/run starts it"
-        if os.environ.get("FIELDKIT_REQUIRE_POSTGRES"):  # set by .ci/run: there, a skip would hide a failure
-            pytest.fail(why)
-        pytest.skip(why)
+    postgres_admin(f"CREATE SCHEMA {schema}")
     try:
         yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
     finally:
         with psycopg.connect(POSTGRES, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A database of its own (what pg_dump dumps whole), dropped afterwards; its URL."""
+    name = f"fieldkit_hub_{uuid.uuid4().hex[:12]}"
+    postgres_admin(f"CREATE DATABASE {name}")
+    try:
+        yield POSTGRES.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(POSTGRES, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @contextmanager

@@ -29,7 +29,7 @@ from pathlib import Path
 import aiohttp
 import psycopg
 import pytest
-from hub_support import HUB_KEY, POSTGRES, enrol_hub, open_storage
+from hub_support import HUB_KEY, POSTGRES, enrol_hub, open_storage, postgres_database
 from sync_support import journal, network
 
 from deploy.conftest import require_tool
@@ -43,25 +43,6 @@ SYSTEMD = HUB / "systemd"
 def register(laptop, count: int, prefix: str) -> None:
     for i in range(count):
         laptop.clinic.register({"given_name": f"{prefix}{i}", "family_name": laptop.name, "sex": "female"})
-
-
-@contextmanager
-def fresh_database() -> Iterator[str]:
-    """A database of its own (pg_dump dumps whole databases), dropped afterwards; its URL."""
-    name = f"fieldkit_hub_{uuid.uuid4().hex[:12]}"
-    try:
-        with psycopg.connect(POSTGRES, autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-    except psycopg.OperationalError as exc:
-        why = f"PostgreSQL is not running on 127.0.0.1:5432 ({str(exc).strip().splitlines()[0]})"
-        if os.environ.get("FIELDKIT_REQUIRE_POSTGRES") or os.environ.get("FIELDKIT_REQUIRE_TOOLS") == "1":
-            pytest.fail(why)
-        pytest.skip(why)
-    try:
-        yield POSTGRES.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(POSTGRES, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 # -- hub processes ----------------------------------------------------------------------------------
@@ -139,7 +120,7 @@ async def test_two_hub_processes_share_one_port_and_one_postgresql(tmp_path):
     data = tmp_path / "hub"
     enrol_hub(data, a)
     logs = [tmp_path / "one.log", tmp_path / "two.log"]
-    with fresh_database() as url, reserved_ports(2) as (port, pages):
+    with postgres_database() as url, reserved_ports(2) as (port, pages):
         options = ("--port", str(port), "--pages-port", str(pages), "--reuse-port")
         # One after the other: the first start makes the pages' certificate in the data directory
         # (deploy/hub/README.md: instance 1 starts alone the first time).
@@ -177,7 +158,7 @@ async def test_without_reuse_port_a_second_process_cannot_take_the_port(tmp_path
     [a] = await asyncio.to_thread(network, tmp_path, 1)
     data = tmp_path / "hub"
     enrol_hub(data, a)
-    with fresh_database() as url, hub_serving(data, url, tmp_path / "one.log", "--port", "0") as port:
+    with postgres_database() as url, hub_serving(data, url, tmp_path / "one.log", "--port", "0") as port:
         second = subprocess.run([sys.executable, "-m", "fieldkit", "hub", "serve", "--data", str(data),
                                  "--host", "127.0.0.1", "--database", url, "--port", str(port), "--pages-port", "-1"],
                                 env={**os.environ, "FIELDKIT_HUB_KEY": HUB_KEY.hex()},
@@ -219,7 +200,7 @@ async def test_a_pg_backup_restored_into_a_new_database_serves_the_same_entries(
     recent.write_text("a dump of 13 days ago")
     age(old, 15)
     age(recent, 13)
-    with fresh_database() as url:
+    with postgres_database() as url:
         with hub_serving(data, url, tmp_path / "hub.log", "--port", "0", "--pages-port", "-1") as port:
             sent = await push(a.store, a.member, f"https://127.0.0.1:{port}")
         total = len(await asyncio.to_thread(journal, a))
@@ -239,7 +220,7 @@ async def test_a_pg_backup_restored_into_a_new_database_serves_the_same_entries(
     assert dump.stat().st_mode & 0o077 == 0  # plaintext records: the owner's alone
     assert f"removed {old}" in backup.stdout and f"wrote {dump}" in backup.stdout
 
-    with fresh_database() as restored:  # the original is gone: the dump is all there is
+    with postgres_database() as restored:  # the original is gone: the dump is all there is
         done = script("pg-restore.sh", str(dump), restored)
         assert done.returncode == 0, done.stderr
         again = script("pg-restore.sh", str(dump), restored)
@@ -332,7 +313,7 @@ def test_the_hub_unit_runs_the_hub_as_its_exec_start_says(tmp_path):
     (tmp_path / "credentials").mkdir()
     (tmp_path / "credentials" / "hub.key").write_text(HUB_KEY.hex())
     pgdump = unit("fieldkit-hub-pgdump.service")["Service"]
-    with fresh_database() as url, reserved_ports(2) as (port, pages):
+    with postgres_database() as url, reserved_ports(2) as (port, pages):
         env = {**os.environ, **example, "FIELDKIT_HUB_DATABASE": url, "FIELDKIT_HUB_HOST": "127.0.0.1",
                "FIELDKIT_HUB_PORT": str(port), "FIELDKIT_HUB_PAGES_PORT": str(pages),
                variable: value.replace("%d", str(tmp_path / "credentials"))}
