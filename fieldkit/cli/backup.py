@@ -39,7 +39,6 @@ def restore(context: Context, folder: Path, as_json: bool) -> None:
     The laptop takes a new identity: it syncs once a supervisor enrols it, and never as the laptop
     the backup came from (revoke that one if it was lost)."""
     from fieldkit.store import backup as backups
-    from fieldkit.store.db import Store
     from fieldkit.sync.reidentify import reidentify
 
     manifest = backups.read_manifest(folder)
@@ -47,8 +46,7 @@ def restore(context: Context, folder: Path, as_json: bool) -> None:
     restored = backups.restore(folder, context.home, passphrase)
     with restored.store as store:
         changed = reidentify(store, restored.user)
-    with Store(context.home.database, restored.key) as store:
-        state = store.state_hash()
+        state = store.state_hash()  # a new identity is meta only: the records are the backup's
     report = {"home": str(context.home.path), "entries": manifest["entries"], "made": manifest["created"],
               "state": state, "old_laptop": changed.old, "new_laptop": changed.new, "enrolled": changed.enrolled}
     text = [f"restored {manifest['entries']} entries (backup of {manifest['created']}) into {context.home.path}",

@@ -70,7 +70,6 @@ class Made:
 class Restored:
     store: Store
     user: User
-    key: bytes
     manifest: dict[str, Any]
 
 
@@ -286,7 +285,7 @@ def restore(folder: Path, home: Home, passphrase: str) -> Restored:
             leftover.unlink(missing_ok=True)
         raise
     user = next(u for u in keystore.users() if u.id == user_id)
-    return Restored(store, user, key, manifest)
+    return Restored(store, user, manifest)
 
 
 def _place(image: bytes, path: Path) -> None:
