@@ -152,7 +152,10 @@ class Verifier:
     def _check_roles(self, entries: list[Entry]) -> None:
         unknown = {e.author for e in entries} - self._roles.keys()
         self._roles.update(self.holder.role_history(unknown))
-        for entry in entries:
+        # In version order, not the batch's: a batch lists origins by id, so a user's work relayed
+        # from one laptop may come before their creation on another. The clock orders the two,
+        # since a laptop observes every stamp it receives before it writes again.
+        for entry in sorted(entries, key=lambda e: e.version):
             if entry.entity == "user":
                 role = entry.payload.get("fields", {}).get("role")
                 # A clinic's first supervisor is journalled by themselves, as its laptop's first

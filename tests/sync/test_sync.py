@@ -563,6 +563,23 @@ def test_a_self_made_supervisor_is_refused(clerk_on_a, who):
     assert state(b) == before
 
 
+@pytest.mark.parametrize("order", ["as selected", "the work's laptop first"])
+async def test_a_user_made_on_one_laptop_and_working_on_another_is_accepted_by_a_third(laptops, order):
+    """b relays a's run (the clerk's creation) beside its own (the clerk's work). A batch lists
+    origins by id, so the work may come before the creation: roles are read in version order."""
+    a, b, c = laptops(3)
+    clerk = add_user(a.home, a.store, by=a.user.name, by_passphrase=PASSPHRASE, name="bao", role="clerk",
+                     passphrase="clerk passphrase 1", kdf=CHEAP_KDF)
+    await sync(b, a)
+    lan = Clinic(b.store, clerk).register(LAN).patient_id
+    b.store.sign_checkpoints(b.member.sign)
+    batch = batch_of(b.store.outgoing({}, 10**6))
+    if order != "as selected":
+        batch.entries.sort(key=lambda row: (row[0] != b.device, row[0], row[1]))
+    receive(c, batch)
+    assert lan in patient_ids(c)
+
+
 # -- refusals: malformed and hostile messages over a real TLS connection -------------------------
 
 
