@@ -152,9 +152,10 @@ class Verifier:
     def _check_roles(self, entries: list[Entry]) -> None:
         unknown = {e.author for e in entries} - self._roles.keys()
         self._roles.update(self.holder.role_history(unknown))
-        # In version order, not the batch's: a batch lists origins by id, so a user's work relayed
-        # from one laptop may come before their creation on another. The clock orders the two,
-        # since a laptop observes every stamp it receives before it writes again.
+        # In version order, not the batch's. A restored laptop writes under a new id as the users
+        # created under its old one (sync/reidentify.py), and a batch lists origins by id, so their
+        # work may come before their creation. The clock orders the two: the restored laptop goes
+        # on from the last stamp in its backup.
         for entry in sorted(entries, key=lambda e: e.version):
             if entry.entity == "user":
                 role = entry.payload.get("fields", {}).get("role")

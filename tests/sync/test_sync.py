@@ -564,9 +564,11 @@ def test_a_self_made_supervisor_is_refused(clerk_on_a, who):
 
 
 @pytest.mark.parametrize("order", ["as selected", "the work's laptop first"])
-async def test_a_user_made_on_one_laptop_and_working_on_another_is_accepted_by_a_third(laptops, order):
-    """b relays a's run (the clerk's creation) beside its own (the clerk's work). A batch lists
-    origins by id, so the work may come before the creation: roles are read in version order."""
+async def test_a_users_work_under_another_origin_than_their_creation_is_accepted_in_either_order(laptops, order):
+    """A user's creation and work sit under two origins when a laptop is restored from a backup:
+    it writes under a new id as the users the backup holds (sync/reidentify.py). Here b plays the
+    restored laptop. A batch lists origins by id, so the work may come first: roles are read in
+    version order."""
     a, b, c = laptops(3)
     clerk = add_user(a.home, a.store, by=a.user.name, by_passphrase=PASSPHRASE, name="bao", role="clerk",
                      passphrase="clerk passphrase 1", kdf=CHEAP_KDF)
