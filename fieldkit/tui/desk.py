@@ -98,18 +98,20 @@ class Desk:
         """Hear, on this event loop, of every commit to the clinic's journal, from any process."""
         return self.store.subscribe(callback, loop=asyncio.get_running_loop())
 
-    async def check_passphrase(self, passphrase: str) -> None:
-        """Raise WrongPassphrase unless it is the signed-in user's: unlocking after a lock."""
+    async def check_passphrase(self, passphrase: str) -> bytes:
+        """Raise WrongPassphrase unless it is the signed-in user's (unlocking after a lock, a backup);
+        return the database key it unwraps."""
         keystore = Keystore(self.home.keystore)
-        await off_loop(keystore.unlock, self.user.name, passphrase)
+        _user, key = await off_loop(keystore.unlock, self.user.name, passphrase)
         await off_loop(session.audit_refusals, keystore, self.store)
+        return key
 
     async def close(self) -> None:
         await off_loop(self.store.close)
 
     async def backup(self, destination: Path, passphrase: str) -> backups.Made:
         """The clinic onto a stick: the passphrase, asked again, unwraps the key the copy is made with."""
-        _user, key = await off_loop(Keystore(self.home.keystore).unlock, self.user.name, passphrase)
+        key = await self.check_passphrase(passphrase)
         return await off_loop(backups.backup, self.home, self.store, key, self.user, destination)
 
     async def start_sync(self, on_change: Callable[[], None], *, interfaces: list[str] | None = None) -> Engine | None:

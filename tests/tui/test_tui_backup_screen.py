@@ -38,6 +38,10 @@ async def test_back_up_to_a_stick_from_the_palette(home, tmp_path):
         await until(pilot, lambda: "Backed up" in str(app.screen.query_one("#backup-result").render()), 30)
         await all_drawn(pilot, ["Backed up", "entries"])
         assert app.screen.query_one("#passphrase", Input).value == ""  # not left on screen
+        refused = await asyncio.to_thread(app.desk.store.read, lambda conn: conn.execute(
+            "SELECT count(*) FROM audit WHERE action = 'sign-in refused' AND user = ?",
+            (app.desk.user.id,)).fetchone()[0])
+        assert refused == 1  # the wrong passphrase is audited, as at the lock screen
     [folder] = stick.iterdir()
     manifest = await asyncio.to_thread(lambda: json.loads((folder / "manifest.json").read_text()))
     assert manifest["entries"] >= 2
