@@ -17,6 +17,7 @@ from __future__ import annotations
 import configparser
 import gzip
 import os
+import re
 import shutil
 import socket
 import struct
@@ -130,12 +131,6 @@ def test_build_sh_refuses_to_run_without_root():
 # -- the sync unit's wrapper, with the real fieldkit ---------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def wait_for(path: Path, text: str, seconds: float = 60) -> str:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -159,8 +154,7 @@ def test_sync_serves_while_the_clinic_is_unlocked_and_stops_with_the_session(tmp
     fieldkit("init", "--supervisor", "amina", passphrase="image test 2026")
     fieldkit("network", "create", "field", passphrase="image test 2026")
     log = tmp_path / "wrapper.log"
-    port = free_port()
-    wrapper = [str(SYNC / "fieldkit-sync-while-unlocked"), "--host", "127.0.0.1", "--port", str(port),
+    wrapper = [str(SYNC / "fieldkit-sync-while-unlocked"), "--host", "127.0.0.1", "--port", "0",
                "--interface", "127.0.0.1"]
 
     # No session: nothing to serve, and no passphrase asked for.
@@ -172,7 +166,9 @@ def test_sync_serves_while_the_clinic_is_unlocked_and_stops_with_the_session(tmp
     with log.open("w") as out:
         process = subprocess.Popen(wrapper, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        wait_for(log, f"on 127.0.0.1:{port}")
+        served = re.search(r"on 127\.0\.0\.1:(\d+)$", wait_for(log, "serving network"), re.MULTILINE)
+        assert served, log.read_text()
+        port = int(served.group(1))
         with socket.create_connection(("127.0.0.1", port), timeout=5):
             pass  # `sync serve` accepts peers
         fieldkit("lock")
