@@ -103,11 +103,17 @@ install_packages() {
     on_chroot /bin/sh -c "apt-get update -qq && apt-get install -y -qq --no-install-recommends $missing && apt-get clean"
 }
 
+# names WORD STAGE: WORD, from --only or --until, names STAGE by its folder or its number
+# (stage2-fieldkit or stage2).
+names() {
+    [ "$1" = "$2" ] || [ "$1" = "${2%%-*}" ]
+}
+
 selected() {
-    local stage=$1 number=${1%%-*} wanted
+    local stage=$1 wanted
     if [ -n "$ONLY" ]; then
         for wanted in ${ONLY//,/ }; do
-            if [ "$wanted" = "$stage" ] || [ "$wanted" = "$number" ]; then
+            if names "$wanted" "$stage"; then
                 return 0
             fi
         done
@@ -170,7 +176,7 @@ for stage_dir in "$BASE_DIR"/stage[0-9]*/; do
     if selected "$stage"; then
         run_stage "$stage"
     fi
-    if [ -n "$UNTIL" ] && { [ "$UNTIL" = "$stage" ] || [ "$UNTIL" = "${stage%%-*}" ]; }; then
+    if [ -n "$UNTIL" ] && names "$UNTIL" "$stage"; then
         break
     fi
 done
