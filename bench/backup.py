@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 from concurrency import journal_people, real_queries  # noqa: E402 - bench/ is not a package
-from figures import line  # noqa: E402
+from figures import line, p95  # noqa: E402
 
 PASSPHRASE = "bench backup 2026"
 PACE = 0.05  # seconds between searches
@@ -118,9 +118,8 @@ def main() -> None:
         print(f"backup     {result['seconds']:.1f} s inside the command, {wall:.1f} s for the whole command "
               f"(unlock and start included)   baseline: cp of the file {copied:.1f} s")
         line("search", during, idle, "p95 < 20 ms during the backup")
-        p95 = sorted(idle)[int(len(idle) * 0.95) - 1]
         print(f"           {len(during)} searches during the backup, {len(idle)} idle (before and after it; "
-              f"idle p95 {p95:.1f} ms)")
+              f"idle p95 {p95(idle):.1f} ms)")
 
 
 if __name__ == "__main__":

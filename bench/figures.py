@@ -5,8 +5,11 @@ from __future__ import annotations
 import statistics
 
 
-def line(name: str, figures: list[float], baseline: list[float], target: str) -> None:
+def p95(figures: list[float]) -> float:
     ordered = sorted(figures)
-    p95 = ordered[max(int(len(ordered) * 0.95) - 1, 0)]
-    print(f"{name:<10} median {statistics.median(figures):7.1f} ms  p95 {p95:7.1f} ms   "
+    return ordered[max(int(len(ordered) * 0.95) - 1, 0)]
+
+
+def line(name: str, figures: list[float], baseline: list[float], target: str) -> None:
+    print(f"{name:<10} median {statistics.median(figures):7.1f} ms  p95 {p95(figures):7.1f} ms   "
           f"baseline median {statistics.median(baseline):6.1f} ms   target {target}")
