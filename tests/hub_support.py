@@ -97,18 +97,21 @@ async def running_hub(data: Path, url: str, storage: HubStorage | None = None, *
 
 
 @contextmanager
-def hub_process(data, url: str, *, point: str | None = None):
-    """`fieldkit hub serve` in a process of its own, armed at a crash point if given; yields
-    (process, https URL)."""
+def hub_process(data, url: str, *options: str, point: str | None = None, log: Path | None = None):
+    """`fieldkit hub serve` in a process of its own on port 0, until the block ends; yields
+    (process, https URL) once it printed its address. `options` are more of its flags, after `--port 0`
+    so that theirs wins; `point` arms a crash point; `log` takes its stderr (a JSON line per request)."""
     armed = {"FIELDKIT_CRASH_AT": point} if point else {}
-    process = subprocess.Popen([sys.executable, "-m", "fieldkit", "hub", "serve", "--data", str(data), "--host",
-                                "127.0.0.1", "--port", "0", "--database", url],
-                               env={**os.environ, "FIELDKIT_HUB_KEY": HUB_KEY.hex(), **armed},
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    with open(log, "w") if log else open(os.devnull, "w") as err:
+        process = subprocess.Popen([sys.executable, "-m", "fieldkit", "hub", "serve", "--data", str(data), "--host",
+                                    "127.0.0.1", "--port", "0", "--database", url, *options],
+                                   env={**os.environ, "FIELDKIT_HUB_KEY": HUB_KEY.hex(), **armed},
+                                   stdout=subprocess.PIPE, stderr=err, text=True)
     try:
+        assert process.stdout is not None
         line = process.stdout.readline()
         port = re.search(r":(\d+) \(", line)
-        assert port, f"hub did not start: {line!r}"
+        assert port, f"hub did not start: {line!r}" + (f"\n{log.read_text()}" if log else "")
         yield process, f"https://127.0.0.1:{port.group(1)}"
     finally:
         process.kill()

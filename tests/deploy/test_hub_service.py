@@ -29,7 +29,7 @@ from pathlib import Path
 import aiohttp
 import psycopg
 import pytest
-from hub_support import HUB_KEY, POSTGRES, enrol_hub, open_storage, postgres_database
+from hub_support import HUB_KEY, POSTGRES, enrol_hub, hub_process, open_storage, postgres_database
 from sync_support import journal, network
 
 from deploy.conftest import require_tool
@@ -61,30 +61,6 @@ def reserved_ports(count: int) -> Iterator[list[int]]:
         yield ports
 
 
-@contextmanager
-def hub_serving(data: Path, url: str, log: Path, *options: str) -> Iterator[int]:
-    """`fieldkit hub serve` until the block ends (SIGTERM, as systemd stops it); its stderr, one JSON
-    line per request, in `log`. Yields its port once it printed its address, or fails with its log."""
-    with open(log, "w") as err:
-        process = subprocess.Popen([sys.executable, "-m", "fieldkit", "hub", "serve", "--data", str(data),
-                                    "--host", "127.0.0.1", "--database", url, *options],
-                                   env={**os.environ, "FIELDKIT_HUB_KEY": HUB_KEY.hex()},
-                                   stdout=subprocess.PIPE, stderr=err, text=True)
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        started = re.search(r":(\d+) \(", line)
-        assert started, f"the hub did not start: {line!r}\n{log.read_text()}"
-        yield int(started.group(1))
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def requests(log: Path, path: str) -> list[dict]:
     """The request lines of `path` a hub logged."""
     found = []
@@ -106,10 +82,10 @@ def insecure() -> ssl.SSLContext:
     return context
 
 
-async def health(port: int) -> dict:
+async def health(address: str) -> dict:
     """GET /health over a connection of its own (a new source port: the kernel picks the process anew)."""
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=insecure(), force_close=True)) as http:
-        async with http.get(f"https://127.0.0.1:{port}/health") as response:
+        async with http.get(f"{address}/health") as response:
             assert response.status == 200
             return await response.json()
 
@@ -124,14 +100,15 @@ async def test_two_hub_processes_share_one_port_and_one_postgresql(tmp_path):
         options = ("--port", str(port), "--pages-port", str(pages), "--reuse-port")
         # One after the other: the first start makes the pages' certificate in the data directory
         # (deploy/hub/README.md: instance 1 starts alone the first time).
-        with hub_serving(data, url, logs[0], *options), hub_serving(data, url, logs[1], *options):
+        with hub_process(data, url, *options, log=logs[0]) as (_, address), hub_process(data, url, *options,
+                                                                                    log=logs[1]):
             # Many connections at once: the kernel spreads them over both processes.
-            answers = await asyncio.gather(*(health(port) for _ in range(60)))
+            answers = await asyncio.gather(*(health(address) for _ in range(60)))
             assert {answer["network"] for answer in answers} == {a.member.network.id}
             spread = [len(requests(log, "/health")) for log in logs]
             assert sum(spread) == 60 and min(spread) > 0, spread
 
-            report = await push(a.store, a.member, f"https://127.0.0.1:{port}", first_batch=10, pull=False)
+            report = await push(a.store, a.member, address, first_batch=10, pull=False)
             total = len(await asyncio.to_thread(journal, a))
             assert report.sent == total == 151 and report.pending == 0
             stored_by = [sum(line["entries"] for line in requests(log, "/v1/batch")) for log in logs]
@@ -141,7 +118,7 @@ async def test_two_hub_processes_share_one_port_and_one_postgresql(tmp_path):
             seen: dict[int, int] = {}
             for _ in range(100):
                 before = [len(requests(log, "/health")) for log in logs]
-                answer = await health(port)
+                answer = await health(address)
                 grew = [len(requests(log, "/health")) - n for log, n in zip(logs, before)]
                 seen[grew.index(1)] = answer["entries"]
                 if len(seen) == 2:
@@ -149,7 +126,7 @@ async def test_two_hub_processes_share_one_port_and_one_postgresql(tmp_path):
             assert seen == {0: total, 1: total}
 
             # A laptop that never met `a` receives a's entries through the shared port.
-            pulled = await push(b.store, b.member, f"https://127.0.0.1:{port}")
+            pulled = await push(b.store, b.member, address)
             assert pulled.received == total
             assert await asyncio.to_thread(journal, a) <= await asyncio.to_thread(journal, b)
 
@@ -158,9 +135,10 @@ async def test_without_reuse_port_a_second_process_cannot_take_the_port(tmp_path
     [a] = await asyncio.to_thread(network, tmp_path, 1)
     data = tmp_path / "hub"
     enrol_hub(data, a)
-    with postgres_database() as url, hub_serving(data, url, tmp_path / "one.log", "--port", "0") as port:
+    with postgres_database() as url, hub_process(data, url, log=tmp_path / "one.log") as (_, address):
+        port = address.rsplit(":", 1)[1]
         second = subprocess.run([sys.executable, "-m", "fieldkit", "hub", "serve", "--data", str(data),
-                                 "--host", "127.0.0.1", "--database", url, "--port", str(port), "--pages-port", "-1"],
+                                 "--host", "127.0.0.1", "--database", url, "--port", port, "--pages-port", "-1"],
                                 env={**os.environ, "FIELDKIT_HUB_KEY": HUB_KEY.hex()},
                                 capture_output=True, text=True, timeout=60)
     assert second.returncode != 0
@@ -201,8 +179,8 @@ async def test_a_pg_backup_restored_into_a_new_database_serves_the_same_entries(
     age(old, 15)
     age(recent, 13)
     with postgres_database() as url:
-        with hub_serving(data, url, tmp_path / "hub.log", "--port", "0", "--pages-port", "-1") as port:
-            sent = await push(a.store, a.member, f"https://127.0.0.1:{port}")
+        with hub_process(data, url, "--pages-port", "-1", log=tmp_path / "hub.log") as (_, address):
+            sent = await push(a.store, a.member, address)
         total = len(await asyncio.to_thread(journal, a))
         assert sent.sent == total == 201
         before = held(url)
@@ -229,11 +207,11 @@ async def test_a_pg_backup_restored_into_a_new_database_serves_the_same_entries(
         storage = open_storage(restored)
         assert (storage.version_vector(), storage.count()) == (vector, count)
         storage.close()
-        with hub_serving(data, restored, tmp_path / "restored.log", "--port", "0", "--pages-port", "-1") as port:
-            assert (await health(port))["entries"] == total
-            again_sent = await push(a.store, a.member, f"https://127.0.0.1:{port}")
+        with hub_process(data, restored, "--pages-port", "-1", log=tmp_path / "restored.log") as (_, address):
+            assert (await health(address))["entries"] == total
+            again_sent = await push(a.store, a.member, address)
             assert again_sent.sent == 0 and again_sent.pending == 0  # the restored hub knows it has it all
-            pulled = await push(b.store, b.member, f"https://127.0.0.1:{port}")
+            pulled = await push(b.store, b.member, address)
         assert pulled.received == total  # and a laptop that never met `a` receives all of a's entries
 
 
